@@ -1,0 +1,1 @@
+"""NGSI-LD mapping: observations and inventory records as Smart Data Models entities (pure functions)."""
