@@ -1,0 +1,119 @@
+"""The seam between the roles and the LiFi modem: a transmitter on an ESP32 RMT channel and a receiver
+over photodiode ADC samples. The roles only call `Transmitter.send(payload)` and
+`Receiver.feed(samples)`; the modem core (protocols.lifi: IEEE 802.15.7 PHY I frames, line codes,
+FEC, the low-rate receiver profile) sits behind them, and the transmitter takes any codec object with
+`chips(payload)` and `mode`.
+
+Chip rate: the PHY I modes run at a 200/400 kHz optical clock, far above what a MicroPython ADC loop can
+sample. A board may send the same frames at a lower chip rate (`chip_rate` in its [lifi_tx] table) so a
+MicroPython receiver can follow; OOK frames are then timed by run length here, while at a mode's own
+optical clock the modem's RMT item builder (VPPM pulse widths included) is used.
+"""
+
+from protocols.lifi import frame, modes, rx_lowrate, tx
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_APB_HZ = const(80000000)
+_RMT_MAX_TICKS = const(32767)
+# Longest run of equal chips a frame holds (line codes keep runs short; the TDP has runs of 4), with
+# margin: the divider is chosen so such a run still fits one RMT item.
+_MAX_RUN_CHIPS = const(8)
+DEFAULT_MODE = "ook-100k"  # uncoded OOK-Manchester: the shortest frames, for low chip rates
+
+
+class FrameCodec:
+    """IEEE 802.15.7 PHY I frames from protocols.lifi, for the transmitter."""
+
+    def __init__(self, mode=DEFAULT_MODE):
+        self.mode = modes.mode_by_name(mode)
+
+    def chips(self, payload):
+        return frame.build_frame(payload, self.mode)
+
+
+def rmt_clock_div(chip_rate):
+    """Smallest RMT clock divider giving a whole number of ticks per chip within an RMT item."""
+    for div in range(1, 256):
+        clock = _APB_HZ // div
+        if _APB_HZ % div == 0 and clock % chip_rate == 0 and clock // chip_rate * _MAX_RUN_CHIPS <= _RMT_MAX_TICKS:
+            return div
+    raise ValueError("no RMT clock divider fits a chip rate of %d/s" % chip_rate)
+
+
+class Transmitter:
+    """Sends frames on the luminaire's modulation pin through an RMT channel."""
+
+    def __init__(self, rmt_factory, chip_rate, codec=None):
+        """`rmt_factory(clock_div)` -> an esp32.RMT-like object (the HAL's rmt with channel and pin bound)."""
+        self.codec = codec if codec is not None else FrameCodec()
+        self.chip_rate = chip_rate
+        self.clock_div = rmt_clock_div(chip_rate)
+        self.ticks_per_chip = _APB_HZ // self.clock_div // chip_rate
+        self._rmt = rmt_factory(self.clock_div)
+        self.sent = 0
+
+    def durations(self, chips):
+        """-> (durations in RMT ticks, start level): one item per run of equal chips."""
+        if self.chip_rate == getattr(self.codec.mode, "optical_clock_hz", None):
+            return tx.rmt_pulses(tx.rmt_items(chips, self.codec.mode, _APB_HZ // self.clock_div))
+        if getattr(self.codec.mode, "modulation", "ook") != "ook":
+            raise ValueError("VPPM needs the mode's own optical clock")
+        n = len(chips)
+        runs = 0
+        for i in range(n):
+            if i == 0 or chips[i] != chips[i - 1]:
+                runs += 1
+        out = [0] * runs  # sized once: a frame has thousands of runs, growing a list would fragment
+        r = -1
+        for i in range(n):
+            if i == 0 or chips[i] != chips[i - 1]:
+                r += 1
+            out[r] += self.ticks_per_chip
+            if out[r] > _RMT_MAX_TICKS:
+                raise ValueError("run of %d ticks exceeds an RMT item" % out[r])
+        return out, chips[0] if n else 0
+
+    def send(self, payload):
+        """Transmit one frame carrying `payload`; -> the number of chips sent."""
+        chips = self.codec.chips(payload)
+        durations, start_level = self.durations(chips)
+        self._rmt.write_pulses(durations, bool(start_level))
+        self.sent += 1
+        return len(chips)
+
+
+class Receiver:
+    """Decodes frames from bursts of photodiode ADC samples taken at `samples_per_chip` per chip, with
+    the modem's streaming low-rate receiver (protocols.lifi.rx_lowrate): it slices against a running
+    mean and times chips by run length, and keeps its state from one burst to the next."""
+
+    def __init__(self, samples_per_chip, mode=DEFAULT_MODE, max_payload=64):
+        self._found = []
+        self.core = rx_lowrate.LowRateReceiver(mode, samples_per_chip, self._found.append, max_payload)
+
+    def feed(self, samples, full_scale=255):
+        """-> [(payload, quality)] of the frames completed by this burst; quality in 0..1 is the
+        burst's light swing relative to the samples' `full_scale`."""
+        self.core.feed(samples)
+        if not self._found:
+            return []
+        lo = hi = samples[0]
+        for s in samples:
+            if s < lo:
+                lo = s
+            elif s > hi:
+                hi = s
+        quality = (hi - lo) / full_scale
+        found = [(payload, quality) for payload in self._found]
+        self._found.clear()
+        return found
+
+    def errors(self):
+        """Frames whose sync was found but which failed to decode (header, FEC, CRC, too long)."""
+        st = self.core.stats
+        return st["header_errors"] + st["crc_errors"] + st["fec_errors"] + st["too_long"]

@@ -1,0 +1,117 @@
+"""LiFi receiver: samples a photodiode through the ADC in bursts and reports the frames it decodes.
+
+Each burst is sampled at `chip_rate * samples_per_chip` by a paced loop (it holds the event loop for
+the burst's duration, `burst / (chip_rate * samples_per_chip)` seconds, then yields for `pause_s`), and
+handed to the seam's streaming Receiver. A decoded frame becomes a `lifi-beacon` event (bytes and
+quality); the period's count is the `lifi` reading. A frame cut by the pause between bursts is lost
+(and counted as an error if its sync was seen); beacons repeat.
+"""
+
+import asyncio
+import time
+
+from firmware.lifi_seam import Receiver
+from firmware.roles import base, parts
+
+
+class LiFiReceiver:
+    name = "lifi-rx"
+
+    def __init__(self, hal, config, clock):
+        self._hal = hal
+        self._config = config
+        self._clock = clock
+        self._book = base.FaultBook()
+        self._buses = base.Buses(hal, config)
+        pd = config["photodiode"]
+        self._pd = pd
+        self.chip_rate = pd["chip_rate"]
+        self.sps = pd["samples_per_chip"]
+        self.burst = pd.get("burst", 4096)
+        self.pause_s = pd.get("pause_s", 0.5)
+        self.period_s = config.get("period", base.DEFAULT_PERIOD_S)
+        self._supply_spec = None
+        for spec in config.get("parts", ()):
+            if spec["part"] == "supply":
+                self._supply_spec = spec
+        self._supply = None
+        self._adc = None
+        # The largest blocks the role holds, taken at construction before the heap fragments. Samples
+        # keep the ADC's top 8 bits: slicing OOK light against its mean needs no more.
+        self._buf = bytearray(self.burst)
+        self._rx = Receiver(self.sps, pd.get("mode", "ook-100k"))
+        self.decoded = 0
+        self._in_period = 0
+        self._task = None
+
+    def capabilities(self):
+        caps = [base.capability("lifi", self.period_s)]
+        if self._supply_spec is not None:
+            caps.append(base.capability("vbat", self.period_s))
+        return caps
+
+    async def start(self):
+        self._adc = self._hal.adc(self._pd["adc"])
+        if self._supply_spec is not None:
+            self._supply = parts.build(self._hal, self._buses, self._supply_spec)
+        self._task = asyncio.create_task(self._listen())
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def _acquire(self):
+        buf = self._buf
+        adc = self._adc
+        if adc is None:
+            return
+        read = adc.read_u16
+        step_us = 1000000 // (self.chip_rate * self.sps)
+        due = time.ticks_us()
+        for i in range(len(buf)):
+            buf[i] = read() >> 8
+            due = time.ticks_add(due, step_us)
+            while time.ticks_diff(due, time.ticks_us()) > 0:
+                pass
+
+    async def _listen(self):
+        while True:
+            base.call(self._book, "photodiode", self._acquire)
+            self.feed(self._buf)
+            await asyncio.sleep(self.pause_s)
+
+    def feed(self, samples):
+        """Decode one burst of samples: each frame is counted and becomes a `lifi-beacon` event.
+        -> [(payload, quality)]."""
+        found = self._rx.feed(samples)
+        for payload, quality in found:
+            self._book.event("lifi-beacon", {"b": payload, "q": int(quality * 1000) / 1000})
+        self.decoded += len(found)
+        self._in_period += len(found)
+        return found
+
+    async def sample(self):
+        records = []
+        base.readings(self._book, "photodiode", ("lifi",), (self._in_period,), records)
+        self._in_period = 0
+        if self._supply is not None:
+            v = base.call(self._book, "supply", self._supply.read)
+            if v is not None:
+                base.readings(self._book, "supply", ("vbat",), (v,), records)
+        return records
+
+    def faults(self):
+        return dict(self._book.current)
+
+    def status_ext(self):
+        ext = {"decoded": self.decoded, "errors": self._rx.errors()}
+        if self._book.events_dropped:
+            ext["events_dropped"] = self._book.events_dropped
+        return ext
+
+    async def command(self, op, args):
+        return None
+
+    def events(self):
+        return self._book.drain()
