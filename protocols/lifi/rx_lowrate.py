@@ -19,7 +19,7 @@ counter); everything else runs per chip or per frame:
 Bounds: a frame longer than the buffer is abandoned and counted (`too_long`); nothing else is kept.
 """
 
-from protocols.lifi import fec, frame, header, linecode
+from protocols.lifi import fec, header, linecode
 from protocols.lifi.errors import LifiError
 from protocols.lifi.modes import OOK, header_mode, mode_by_name
 
@@ -181,7 +181,7 @@ class LowRateReceiver:
             self.stats["fec_errors"] += 1
             return
         payload = bytes(psdu[:psdu_len - header.CRC_BYTES])
-        if frame.crc16(payload) != (psdu[psdu_len - 2] << 8 | psdu[psdu_len - 1]):
+        if header.crc16(payload) != (psdu[psdu_len - 2] << 8 | psdu[psdu_len - 1]):
             self.stats["crc_errors"] += 1
             return
         self.stats["frames_ok"] += 1

@@ -1,0 +1,1 @@
+"""LiFi simulation and CPython receiver fast path (numpy): optical channel, demodulator, BER curves."""

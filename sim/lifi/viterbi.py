@@ -1,0 +1,93 @@
+"""Batch soft-decision Viterbi decoder for the PHY I K=7 convolutional code (numpy).
+
+The core's decoder (`protocols.lifi.cc.decode`) walks the trellis in pure Python, right for the chip but
+slow for the CPython receiver and for BER curves that need millions of decoded bits. This one runs the
+same trellis (`protocols.lifi.cc` tables: 64 states, generators 133, 171, 165 octal, zero tail) over many
+frames at once, one numpy step per trellis step, on unquantised soft values, and undoes the same
+puncturing: rate 1/3 sends g0 g1 g2, rate 2/3 sends g0 g1 then g1 on alternate steps, rate 1/4 sends
+g0 g0 g1 g1 (the two copies' soft values add, the maximum-likelihood combination on a Gaussian channel).
+
+Soft value convention: positive means coded bit 1, magnitude proportional to the log-likelihood ratio;
+0 means nothing known (punctured).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from protocols.lifi import cc
+
+_STATES = 1 << (cc.K - 1)
+_NEXT = np.arange(_STATES)
+_PRED0 = (_NEXT & 31) << 1
+_PRED1 = _PRED0 | 1
+_INPUT = _NEXT >> 5
+_OUT = np.frombuffer(bytes(cc.OUTPUTS), dtype=np.uint8).astype(np.int64)
+# 3-bit (g0 g1 g2) output of the transition from each predecessor into each next state
+_BRANCH0 = _OUT[(_INPUT << 6) | _PRED0]
+_BRANCH1 = _OUT[(_INPUT << 6) | _PRED1]
+# sign of g0, g1, g2 for each 3-bit output (bit 1 -> +1)
+_SIGNS = (2.0 * ((np.arange(8)[:, None] >> np.array([2, 1, 0])[None, :]) & 1) - 1.0).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _layout(rate: tuple[int, int], steps: int) -> np.ndarray:
+    """(steps, 3, 2) index into the sent stream of each output's copies; -1 where not sent."""
+    where = np.full((steps, 3, 2), -1, dtype=np.int64)
+    i = 0
+    for t in range(steps):
+        if rate == (1, 3):
+            where[t, :, 0] = (i, i + 1, i + 2)
+            i += 3
+        elif rate == (1, 4):
+            where[t, 0] = (i, i + 1)
+            where[t, 1] = (i + 2, i + 3)
+            i += 4
+        elif t & 1:
+            where[t, 1, 0] = i
+            i += 1
+        else:
+            where[t, 0, 0] = i
+            where[t, 1, 0] = i + 1
+            i += 2
+    return where
+
+
+def depuncture(soft: np.ndarray, rate: tuple[int, int], n_bits: int) -> np.ndarray:
+    """(frames, encoded_length) sent soft values -> (frames, steps, 3) per-output values, 0 if not sent."""
+    steps = n_bits + cc.TAIL_BITS
+    need = cc.encoded_length(n_bits, rate)
+    if soft.shape[-1] < need:
+        raise ValueError("need %d coded values, got %d" % (need, soft.shape[-1]))
+    where = _layout(tuple(rate), steps)
+    padded = np.concatenate([soft[:, :need].astype(np.float32), np.zeros((soft.shape[0], 1), np.float32)], axis=1)
+    return padded[:, where].sum(axis=3)  # index -1 reads the zero column
+
+
+def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int) -> np.ndarray:
+    """soft: (frames, encoded_length) or (encoded_length,); returns (frames, n_bits) or (n_bits,) uint8.
+
+    The encoder starts and ends (zero tail) in state 0, so the trace back starts from state 0."""
+    single = soft.ndim == 1
+    per_step = depuncture(soft[None, :] if single else soft, rate, n_bits)
+    frames, steps, _ = per_step.shape
+    metrics = np.full((frames, _STATES), -1e30, dtype=np.float32)
+    metrics[:, 0] = 0.0
+    decisions = np.empty((steps, frames, _STATES), dtype=bool)
+    for t in range(steps):
+        branch = per_step[:, t, :] @ _SIGNS.T  # (frames, 8): metric of each possible output triple
+        from0 = metrics[:, _PRED0] + branch[:, _BRANCH0]
+        from1 = metrics[:, _PRED1] + branch[:, _BRANCH1]
+        chosen = from1 > from0
+        metrics = np.where(chosen, from1, from0)
+        metrics -= metrics.max(axis=1, keepdims=True)
+        decisions[t] = chosen
+    state = np.zeros(frames, dtype=np.int64)
+    rows = np.arange(frames)
+    bits = np.empty((frames, steps), dtype=np.uint8)
+    for t in range(steps - 1, -1, -1):
+        bits[:, t] = state >> 5
+        state = ((state & 31) << 1) | decisions[t, rows, state]
+    return bits[0, :n_bits] if single else bits[:, :n_bits]
