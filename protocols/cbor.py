@@ -347,7 +347,7 @@ def loads(data, max_size=DEFAULT_MAX_SIZE, max_depth=DEFAULT_MAX_DEPTH, max_item
 # straight into the output where the interpreter allows it.
 
 try:
-    bytearray().extend("a")
+    bytearray().extend("a")  # type: ignore[arg-type]
     _STR_IS_BUFFER = True  # MicroPython: a str is a buffer of its UTF-8 bytes
 except TypeError:
     _STR_IS_BUFFER = False

@@ -506,7 +506,7 @@ _NV_LABELS = {L_N, L_V}
 
 # SenML names already found well-formed, so the fast path checks each name's characters once. Bounded
 # because names come from the network; once full, new names are checked every time (nothing is lost).
-_known_names = set()
+_known_names = set()  # type: set[str]
 _KNOWN_NAMES_MAX = const(1024)
 
 

@@ -28,7 +28,7 @@ class RSError(LifiError):
     """A block had more symbol errors than the code can correct."""
 
 
-_generators = {}
+_generators = {}  # type: dict
 
 
 def generator(n_parity):
