@@ -93,7 +93,10 @@ def command_sender(collector):
 def check(result, collector):
     data = collector.of("data")
     assert result["role_errors"] >= 2
-    assert [m[2] for m in data] == list(range(result["data_seq"]))[:len(data)]   # dense despite errors
+    # Dense despite role errors. QoS 1 is at least once: a publish retried before its PUBACK came back may
+    # arrive twice (the gateway deduplicates), so the check is on the distinct sequence numbers.
+    seqs = sorted({m[2] for m in data})
+    assert seqs == list(range(result["data_seq"]))[:len(seqs)]
     assert data[0][4] == [{0: "temp", 1: "Cel", 2: 20.5}]                         # unit restored
     assert collector.of("evt")[0][30] == "sensor-fault"
     status = collector.of("status")[0]
