@@ -1,0 +1,692 @@
+"""Ingest: uplinks from the broker to the inventory and the durable outbox.
+
+`IngestCore` is the decision part and does no network I/O: `handle()` decodes, checks, deduplicates and runs
+the lifecycle for one message, staging rows; `commit()` writes the staged rows in one transaction and returns
+the rebirth commands to send. `MqttIngest` is the shell: it reads the broker with paho-mqtt (MQTT 5, QoS 1,
+manual acknowledgement), hands messages to the core, and sends the PUBACKs only after the commit, so a message
+the broker considers delivered is always on disk.
+
+Identity: an MQTT PUBLISH reaches subscribers without the publisher's username, so "a node publishes only
+under its own id" is enforced by the broker ACL (per-device credentials, `pattern` rules on %u). The gateway
+checks what it can see: a birth whose MAC names another node than its topic ("node-id-mismatch"), and a birth
+whose MAC differs from the one the inventory holds for that node ("hw-mismatch"), are rejected and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import cbor2
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from gateway import lifecycle
+from gateway.config import GatewayConfig
+from gateway.counters import Counters
+from gateway.inventory import records
+from gateway.inventory.store import Batch, Store, StoreError
+from gateway.logs import log
+from protocols import messages, senml, topics
+
+logger = logging.getLogger("gateway.ingest")
+
+BOOTS_KEPT = 4  # dedup windows kept per (node, channel): replays from a few boots back stay deduplicated
+DEVICE_FLUSH_S = 5.0  # routine device statistics (last seen, counts) are written at most this often
+MAX_CBOR_DEPTH = 16
+_HEX = "0123456789abcdef"
+
+
+class Rejected(ValueError):
+    """A message refused by ingest; `reason` is the counter label."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RebirthRequest:
+    topic: str
+    payload: bytes
+    node_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class _Entry:
+    """What ingest keeps in memory about one device."""
+
+    row: dict
+    life: lifecycle.Life
+    context: dict  # the device part of each observation
+    windows: dict = field(default_factory=dict)  # (channel, boot) -> SeqWindow
+    dirty_windows: set = field(default_factory=set)
+    dirty: bool = False  # statistics changed: written within DEVICE_FLUSH_S
+    urgent: bool = False  # lifecycle or description changed: written with this batch
+
+
+def _life_from_row(row: dict, default_period: float) -> lifecycle.Life:
+    return lifecycle.Life(
+        boot=row["boot"],
+        born=bool(row["born"]),
+        next_seq=row["next_seq"],
+        buffered=row["buffered"] or 0,
+        dropped=row["dropped"] or 0,
+        period=row["period"] or default_period,
+        last_seen=row["last_seen"],
+        liveness=row["liveness"],
+        last_rebirth=row["last_rebirth"],
+        reset=row["reset_cause"],
+        gaps=row["gaps"] or 0,
+    )
+
+
+def _life_to_row(life: lifecycle.Life, row: dict) -> None:
+    row.update(
+        boot=life.boot,
+        born=int(life.born),
+        next_seq=life.next_seq,
+        buffered=life.buffered,
+        dropped=life.dropped,
+        period=life.period,
+        last_seen=life.last_seen,
+        liveness=life.liveness,
+        last_rebirth=life.last_rebirth,
+        reset_cause=life.reset,
+        gaps=life.gaps,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return repr(value)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_NUV, _NV = {0, 1, 2}, {0, 2}
+
+
+def resolve_pack(pack: list, base_time: float) -> list[dict]:
+    """senml.resolve, with a fast path for the plain records nodes send ({n, u, v} or {n, v}, no base
+    fields, no record time), which after contract validation resolve to themselves at `base_time`."""
+    readings = []
+    for record in pack:
+        labels = record.keys()
+        if labels == _NUV:
+            readings.append({"n": record[0], "u": record[1], "v": record[2], "t": base_time})
+        elif labels == _NV:
+            readings.append({"n": record[0], "v": record[2], "t": base_time})
+        else:
+            return senml.resolve(pack, base_time)
+    return readings
+
+
+def _mac_id(hw: dict) -> str | None:
+    """The node id a MAC address implies (12 lowercase hex digits), or None when hw gives none."""
+    mac = hw.get("mac") if isinstance(hw, dict) else None
+    if not isinstance(mac, str):
+        return None
+    digits = mac.lower().replace(":", "").replace("-", "")
+    return digits if len(digits) == 12 and all(ch in _HEX for ch in digits) else None
+
+
+def _networks(role: str | None) -> list[str]:
+    return ["wifi", "mqtt", "lifi"] if role in ("luminaire", "lifi-rx") else ["wifi", "mqtt"]
+
+
+class IngestCore:
+    def __init__(self, store: Store, counters: Counters, config: GatewayConfig) -> None:
+        self.store = store
+        self.counters = counters
+        self.config = config
+        self.policy = lifecycle.Policy(
+            rebirth_on_gap=config.do_rebirth_on_gap,
+            rebirth_interval_s=config.rebirth_interval_s,
+            stale_after_periods=config.stale_after_periods,
+            offline_after_periods=config.offline_after_periods,
+        )
+        self.devices: dict[str, _Entry] = {}
+        # Devices to look at when committing: touched since the last commit, or statistics not yet written.
+        self._changed: set[str] = set()
+        self._waiting: set[str] = set()
+        self._next_flush = 0.0
+        self._admin_changes: deque[dict] = deque()
+        store.add_admin_listener(self._admin_changes.append)
+        self._reset_stage()
+        self._preloaded = False
+
+    def preload(self) -> int:
+        """Load every device of the inventory into memory, so a message from a node never seen before costs
+        no query. Only for a gateway that is the one writer of its database; returns the device count."""
+        for row, windows in self.store.load_all_devices():
+            self._cache(row, windows)
+        self._preloaded = True
+        return len(self.devices)
+
+    def _reset_stage(self) -> None:
+        self.batch = Batch()
+        self._rebirths: list[RebirthRequest] = []
+        self._tally: dict[tuple[str, str], int] = {}
+
+    def _count(self, name: str, label: str = "") -> None:
+        key = (name, label)
+        self._tally[key] = self._tally.get(key, 0) + 1
+
+    # -- one message -----------------------------------------------------------------------------------------
+    def handle(self, topic: str, payload: bytes, now: float) -> str:
+        """Stage one message; return its outcome: "ok", "duplicate", "ignored" or the rejection reason."""
+        if self._admin_changes:
+            self._apply_admin_changes()
+        try:
+            return self._handle(topic, payload, now)
+        except Rejected as exc:
+            self._count("messages_rejected_total", exc.reason)
+            if logger.isEnabledFor(logging.DEBUG):
+                log(logger, "rejected", logging.DEBUG, topic=topic, reason=exc.reason, detail=str(exc))
+            return exc.reason
+
+    def _handle(self, topic: str, payload: bytes, now: float) -> str:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "rvb" or parts[1] != "v1":
+            raise Rejected("topic", "not a contract topic")
+        _, _, site, node, channel = parts
+        if channel in topics.DOWNLINK:
+            self._count("messages_ignored_total", "downlink")
+            return "ignored"
+        if channel not in topics.UPLINK:
+            raise Rejected("topic", "unknown channel %r" % channel)
+        entry = self.devices.get(node)
+        if entry is None:
+            try:
+                topics.check_part("site", site)
+                topics.check_part("node id", node)
+            except ValueError as exc:
+                raise Rejected("topic", str(exc)) from None
+        if len(payload) > self.config.max_payload_bytes:
+            raise Rejected("too-large", "%d bytes" % len(payload))
+        try:
+            message = cbor2.loads(payload, max_depth=MAX_CBOR_DEPTH, allow_duplicate_keys=False)
+        except Exception as exc:  # cbor2 raises several types on hostile input; all mean "not CBOR we accept"
+            raise Rejected("cbor", "%s: %s" % (type(exc).__name__, exc)) from None
+        if not isinstance(message, dict):
+            raise Rejected("not-a-map", type(message).__name__)
+        try:
+            if channel == "data":
+                messages.validate_data(message)
+            else:
+                messages.validate(channel, message)
+        except messages.MessageError as exc:
+            raise Rejected(exc.reason, str(exc)) from None
+        if entry is None:
+            entry = self._entry(node, site, now)
+        self._changed.add(node)
+        if entry.row["state"] == "retired":
+            raise Rejected("retired-device", node)
+        if channel == "data":
+            outcome = self._data(entry, node, message, now)
+        elif channel == "birth":
+            outcome = self._birth(entry, node, site, message, now)
+        elif channel == "death":
+            outcome = self._events(entry, lifecycle.on_death(entry.life, message[1], now), now, urgent=True)
+        else:
+            outcome = self._other(entry, channel, message, now)
+        if outcome == "ok":
+            self._count("messages_ingested_total")
+            entry.dirty = True
+            entry.row["topic_site"] = site
+        return outcome
+
+    def _entry(self, node: str, site: str, now: float) -> _Entry:
+        row, windows = (None, []) if self._preloaded else self.store.load_device(node)
+        if row is not None:
+            return self._cache(row, windows)
+        row = records.new_row(node, site, "active" if self.config.auto_approve else "pending", now)
+        row["first_seen"] = now
+        entry = self._cache(row, [])
+        entry.urgent = True
+        self._history(node, now, "registered", {"state": row["state"], "site": site})
+        return entry
+
+    def _cache(self, row: dict, windows: list) -> _Entry:
+        entry = _Entry(
+            row=row,
+            life=_life_from_row(row, self.config.default_period_s),
+            context=records.device_context(row),
+        )
+        for channel, boot, spans in windows:
+            entry.windows[(channel, boot)] = lifecycle.SeqWindow(spans)
+        window = entry.windows.get(("data", entry.life.boot))
+        if window is not None and window.top() is not None and entry.life.next_seq is not None:
+            # Statistics are written lazily; the dedup window is exact, so trust it after a restart.
+            entry.life.next_seq = max(entry.life.next_seq, window.top())
+        self.devices[row["id"]] = entry
+        return entry
+
+    def _window(self, entry: _Entry, channel: str, boot: int) -> lifecycle.SeqWindow | None:
+        key = (channel, boot)
+        window = entry.windows.get(key)
+        if window is None:
+            boots = sorted(b for c, b in entry.windows if c == channel)
+            if len(boots) >= BOOTS_KEPT and boot < boots[0]:
+                return None  # older than every boot still remembered: cannot tell a replay from new
+            window = entry.windows[key] = lifecycle.SeqWindow()
+            if len(boots) >= BOOTS_KEPT:
+                keep_from = sorted(boots + [boot])[-BOOTS_KEPT]
+                for old in boots:
+                    if old < keep_from:
+                        del entry.windows[(channel, old)]
+                        entry.dirty_windows.discard((channel, old))
+                self.batch.dedup_keep_from.append((entry.row["id"], channel, keep_from))
+        entry.dirty_windows.add(key)
+        return window
+
+    def _is_new(self, entry: _Entry, channel: str, message: dict) -> bool:
+        window = self._window(entry, channel, message[1])
+        if window is None:
+            raise Rejected("stale-boot", "boot %d is older than the boots remembered" % message[1])
+        if window.add(message[2]):
+            return True
+        self._count("duplicates_total")
+        entry.row["duplicates"] += 1
+        entry.dirty = True
+        return False
+
+    def _data(self, entry: _Entry, node: str, message: dict, now: float) -> str:
+        when = message[3]
+        synced = not isinstance(when, list)
+        try:
+            # Unsynced readings are placed at reception time ("time" stays null so the platform can tell).
+            readings = resolve_pack(message[4], when if synced else now)
+        except ValueError as exc:
+            raise Rejected("senml", str(exc)) from None
+        if not self._is_new(entry, "data", message):
+            return "duplicate"
+        boot, seq = message[1], message[2]
+        row = entry.row
+        row["received"] += 1
+        events = lifecycle.on_data(entry.life, boot, seq, now, self.policy)
+        if events:
+            self._events(entry, events, now, urgent=False)
+        observation = _dumps(
+            {
+                "node_id": node,
+                "site": row["site"],
+                "role": row["role"],
+                "board": row["board"],
+                "boot": boot,
+                "seq": seq,
+                "time": when if synced else None,
+                "received": now,
+                "records": readings,
+                "device": entry.context,
+            }
+        )
+        if row["state"] == "active":
+            self.batch.outbox.append(("observation", node, observation, now))
+        else:
+            self.batch.held.append(("observation", node, observation, now))
+            self._count("messages_held_total")
+        return "ok"
+
+    def _birth(self, entry: _Entry, node: str, site: str, message: dict, now: float) -> str:
+        hw = message.get(12, {})
+        claimed = _mac_id(hw)
+        if claimed is not None and len(node) == 12 and all(ch in _HEX for ch in node) and claimed != node:
+            raise Rejected("node-id-mismatch", "birth on %s declares MAC of %s" % (node, claimed))
+        known = _mac_id(entry.row["hw"] or {})
+        if known is not None and claimed is not None and known != claimed:
+            raise Rejected("hw-mismatch", "%s was %s, birth declares %s" % (node, known, claimed))
+        row = entry.row
+        row.update(
+            role=message[10],
+            board=message[11],
+            hw=hw,
+            fw=message[13],
+            caps=message[14],
+            cfg=bytes(message[15]).hex() if 15 in message else row["cfg"],
+            safe=int(bool(message.get(17, False))),
+            networks=_networks(message[10]),
+        )
+        periods = [cap[2] for cap in message[14] if len(cap) > 2 and cap[2]]
+        if periods:
+            entry.life.period = float(min(periods))
+        row["health"] = dict(row["health"], reset=message.get(16))
+        events = lifecycle.on_birth(
+            entry.life,
+            message[1],
+            message[2],
+            message.get(16),
+            message.get(25, 0),
+            message.get(24, entry.life.dropped),
+            now,
+        )
+        return self._events(entry, events, now, urgent=True)
+
+    def _other(self, entry: _Entry, channel: str, message: dict, now: float) -> str:
+        if not self._is_new(entry, channel, message):
+            return "duplicate"
+        row = entry.row
+        if channel == "status":
+            health = dict(row["health"])
+            for key, name in (
+                (20, "uptime"),
+                (21, "heap_free"),
+                (22, "heap_alloc"),
+                (23, "rssi"),
+                (26, "faults"),
+                (28, "ext"),
+            ):
+                if key in message:
+                    health[name] = message[key]
+            row["health"] = health
+            events = lifecycle.on_status(entry.life, message.get(25), message.get(24), message.get(27), now)
+            return self._events(entry, events, now, urgent=True)  # health is not among the statistics
+        if channel == "evt":
+            kind, detail = message[30], message.get(31)
+            self._history(row["id"], now, "evt:" + kind, detail)
+            if kind == "lifi-beacon" and isinstance(detail, dict) and "lamp" in detail:
+                coverage = [item for item in row["lifi"] if item.get("lamp") != detail["lamp"]]
+                row["lifi"] = coverage + [{"lamp": detail["lamp"], "last_seen": now}]
+                entry.urgent = True
+        else:
+            self._history(
+                row["id"], now, "ack", {"id": message[40], "result": message[43], "detail": message.get(44)}
+            )
+        return self._events(entry, lifecycle.on_seen(entry.life, now), now, urgent=False)
+
+    def _events(self, entry: _Entry, events: list, now: float, urgent: bool) -> str:
+        node = entry.row["id"]
+        for event, detail in events:
+            self._history(node, now, event, detail)
+            if event == "rebirth-requested":
+                self._rebirth(entry, detail["reason"])
+            urgent = True
+        if urgent:
+            entry.urgent = True
+            if entry.row["state"] == "active" and any(
+                e
+                in (
+                    "first-birth",
+                    "reboot",
+                    "crash-reboot",
+                    "rebirth",
+                    "boot-counter-reset",
+                    "death",
+                    "liveness",
+                )
+                for e, _ in events
+            ):
+                self._device_envelope(entry, now)
+        return "ok"
+
+    def _device_envelope(self, entry: _Entry, now: float) -> None:
+        _life_to_row(entry.life, entry.row)
+        self.batch.outbox.append(("device", entry.row["id"], _dumps(records.to_json(entry.row)), now))
+
+    def _history(self, node: str, now: float, event: str, detail: Any) -> None:
+        self.batch.history.append((node, now, event, _dumps(detail)))
+
+    def _rebirth(self, entry: _Entry, reason: str) -> None:
+        command_id = int(time.time() * 1000) & 0xFFFFFFFF
+        site = entry.row["topic_site"]
+        self._rebirths.append(
+            RebirthRequest(
+                topics.build(site, entry.row["id"], "cmd"),
+                cbor2.dumps({40: command_id, 41: "rebirth"}),
+                entry.row["id"],
+                reason,
+            )
+        )
+        self._count("rebirth_requests_total", reason)
+
+    # -- periodic and batch -----------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Re-evaluate liveness of every known device (silence makes a node stale, then offline)."""
+        for node, entry in self.devices.items():
+            events = lifecycle.tick(entry.life, now, self.policy)
+            if events:
+                self._events(entry, events, now, urgent=True)
+                self._changed.add(node)
+
+    def _apply_admin_changes(self) -> None:
+        while self._admin_changes:
+            row = self._admin_changes.popleft()
+            entry = self.devices.get(row["id"])
+            if entry is None:
+                if self._preloaded:  # a device created by an import: the cache must know it
+                    self._cache(row, self.store.load_device(row["id"])[1])
+                continue
+            for column in records.ADMIN_COLUMNS + ("hw",):  # the operator may forget a swapped board
+                entry.row[column] = row[column]
+            entry.context = records.device_context(entry.row)
+
+    def commit(self, now: float) -> list[RebirthRequest]:
+        """Write what was staged in one transaction; return the rebirth commands to publish.
+
+        On a database error nothing staged is kept and the in-memory state is dropped (it is reloaded from
+        the database), so the caller must not acknowledge the messages: the broker will deliver them again.
+        """
+        self._apply_admin_changes()
+        batch = self.batch
+        candidates, self._changed = self._changed, set()
+        if now >= self._next_flush:
+            candidates |= self._waiting
+            self._waiting = set()
+            self._next_flush = now + DEVICE_FLUSH_S
+            flush_all = True
+        else:
+            flush_all = False
+        for node in candidates:
+            entry = self.devices[node]
+            if entry.urgent:
+                _life_to_row(entry.life, entry.row)
+                batch.devices.append(entry.row)
+                entry.urgent = entry.dirty = False
+            elif entry.dirty and flush_all:
+                _life_to_row(entry.life, entry.row)
+                batch.device_stats.append(entry.row)
+                entry.dirty = False
+            elif entry.dirty:
+                self._waiting.add(node)
+            for key in entry.dirty_windows:
+                batch.dedup.append((node, key[0], key[1], _dumps(entry.windows[key].intervals)))
+            entry.dirty_windows.clear()
+        try:
+            dropped = (
+                self.store.commit_batch(batch, self.config.outbox_max_bytes, self.config.held_per_device)
+                if batch
+                else {}
+            )
+        except StoreError:
+            self.devices.clear()
+            self._preloaded = False  # the cache is gone: read each device back from the database
+            self._waiting.clear()
+            self._reset_stage()
+            raise
+        tally, rebirths = self._tally, self._rebirths
+        self._reset_stage()
+        for (name, label), amount in tally.items():
+            if label:
+                self.counters.inc(name, amount, reason=label)
+            else:
+                self.counters.inc(name, amount)
+        for reason, amount in dropped.items():
+            self.counters.inc("dropped_total", amount, reason=reason)
+            log(logger, "dropped", logging.WARNING, reason=reason, count=amount)
+        if batch:
+            self.counters.inc("ingest_batches_total")
+        return rebirths
+
+    def close(self, now: float) -> None:
+        """Write every device's latest statistics (at shutdown)."""
+        for node, entry in self.devices.items():
+            if entry.dirty:
+                entry.urgent = True
+                self._changed.add(node)
+        self.commit(now)
+
+
+class MqttIngest:
+    """The broker side of ingest: one paho-mqtt client, driven from the calling thread.
+
+    Reading, committing and acknowledging happen in one thread: the work is bound by the interpreter, so a
+    second thread would only add switching; the broker keeps sending meanwhile, up to `receive_maximum`
+    unacknowledged messages, which also bounds what can be waiting here.
+    """
+
+    def __init__(self, core: IngestCore, config: GatewayConfig, on_commit: Any = None) -> None:
+        self.core = core
+        self.config = config
+        self.on_commit = on_commit  # called after each commit (wakes the forwarder loops)
+        self._pending: list[tuple[str, bytes, int, int, float, int]] = []
+        # Message ids belong to one connection: a message received before a reconnect is committed but not
+        # acknowledged on the new connection (the broker sends it again; dedup drops the copy).
+        self._generation = 0
+        self._connected = threading.Event()
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        config = self.config
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if config.username:
+            client.username_pw_set(config.username, config.password)
+        if config.broker.startswith("mqtts://"):
+            client.tls_set(ca_certs=config.tls_ca)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def filters(self) -> list[str]:
+        prefix = "$share/%s/" % self.config.share if self.config.share else ""
+        return ["%s%s/%s/+/+" % (prefix, topics.PREFIX, site) for site in self.config.sites]
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log(logger, "broker-refused", logging.ERROR, reason=str(reason))
+            return
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters()])
+        self._connected.set()
+        log(
+            logger,
+            "broker-connected",
+            broker=self.config.broker,
+            filters=self.filters(),
+            session_present=bool(getattr(flags, "session_present", False)),
+        )
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self._connected.clear()
+        self._generation += 1
+        log(logger, "broker-disconnected", logging.WARNING, reason=str(reason))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._pending.append(
+            (message.topic, message.payload, message.mid, message.qos, time.time(), self._generation)
+        )
+
+    def connect(self) -> None:
+        host, _, port = self.config.broker.split("://", 1)[1].partition(":")
+        properties = Properties(PacketTypes.CONNECT)
+        properties.ReceiveMaximum = self.config.receive_maximum
+        # A persistent session: messages that arrive while the gateway is down, or that it received but did
+        # not acknowledge, are delivered again when it reconnects.
+        properties.SessionExpiryInterval = self.config.session_expiry_s
+        self.client.connect(
+            host, int(port.rstrip("/") or 1883), keepalive=30, clean_start=False, properties=properties
+        )
+
+    def flush(self) -> int:
+        """Process and commit what was received, then acknowledge it; return how many messages."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return 0
+        core = self.core
+        for topic, payload, _mid, _qos, received, _generation in pending:
+            core.handle(topic, payload, received)
+        rebirths = core.commit(time.time())
+        for _topic, _payload, mid, qos, _received, generation in pending:
+            if qos and generation == self._generation:
+                self.client.ack(mid, qos)
+        for request in rebirths:
+            self.client.publish(request.topic, request.payload, qos=1)
+            log(logger, "rebirth-requested", node=request.node_id, reason=request.reason)
+        if self.on_commit:
+            self.on_commit()
+        return len(pending)
+
+    def run(self, stop: threading.Event, tick_every: float = 1.0) -> None:
+        """Read, batch, commit and acknowledge until `stop` is set; then finish the batch and disconnect."""
+        client = self.client
+        batch_wait = self.config.batch_wait_ms / 1000.0
+        batch_max = self.config.batch_max
+        retry_at = 0.0
+        next_tick = time.time() + tick_every
+        while not stop.is_set():
+            sock = client.socket()
+            now = time.time()
+            if sock is None:
+                if now >= retry_at:
+                    retry_at = now + 2.0
+                    try:
+                        self.connect()
+                    except OSError as exc:
+                        log(logger, "broker-unreachable", logging.WARNING, error=str(exc))
+                stop.wait(0.1)
+                continue
+            oldest = self._pending[0][4] if self._pending else None
+            timeout = 0.1 if oldest is None else max(0.0, oldest + batch_wait - now)
+            readable, _, _ = select.select([sock], [sock] if client.want_write() else [], [], timeout)
+            if readable:
+                # paho reads one packet per call; read what has arrived, up to a batch.
+                for _ in range(batch_max):
+                    before = len(self._pending)
+                    if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or len(self._pending) == before:
+                        break
+                    if len(self._pending) >= batch_max:
+                        break
+            if client.want_write():
+                client.loop_write()
+            client.loop_misc()
+            now = time.time()
+            if self._pending and (len(self._pending) >= batch_max or now - self._pending[0][4] >= batch_wait):
+                self._flush_or_drop_connection()
+            if now >= next_tick:
+                next_tick = now + tick_every
+                self.core.tick(now)
+        self._flush_or_drop_connection()
+        if client.socket() is not None:
+            client.disconnect()
+            for _ in range(10):
+                if client.loop(0.05) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+
+    def _flush_or_drop_connection(self) -> None:
+        try:
+            self.flush()
+        except StoreError as exc:
+            # Nothing was acknowledged: leaving the session makes the broker deliver it all again later.
+            log(logger, "store-failed", logging.ERROR, error=str(exc))
+            self.client.disconnect()

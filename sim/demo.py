@@ -1,0 +1,255 @@
+"""A small street, end to end, on embedded defaults: simulated boards running the real firmware, the local
+MQTT broker, a gateway with a SQLite inventory, and a fake NGSI-LD urban platform.
+
+`run_demo()` brings everything up in a scratch directory, shows what happens while it runs, then stops the
+boards, lets the gateway drain its outbox and returns the reconciliation: what the boards produced (from their
+data sequence numbers, seen by an observer independent of the gateway), what the gateway received, what the
+platform accepted, and what was lost or duplicated on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cbor2
+import paho.mqtt.client as mqtt
+
+from gateway.config import GatewayConfig
+from gateway.daemon import Daemon
+from gateway.errors import Unavailable
+from protocols import messages, topics
+from sim.board_process import BoardProcess, node_config, prepare
+from sim.platform.server import FakePlatform
+
+# (board definition, how many) of the demo street.
+STREET = (("esp32-devkitc-sensor", 3), ("luminaire-controller", 2), ("lifi-receiver", 1))
+DEMO_SITE = "demo-street"
+# The demo street's position (a square in Lille): boards are placed around it, [lon, lat].
+ORIGIN = (3.0630, 50.6365)
+
+
+@dataclass
+class BoardView:
+    """What the observer has seen of one board on the wire."""
+
+    role: str = ""
+    data_seqs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    heap_peak: int = 0
+    last_status: dict = field(default_factory=dict)
+
+
+class Observer:
+    """Subscribes to the demo site like a technician's `monitor` and keeps, per board, the data sequence
+    numbers (dense per boot, so they tell how many readings a board produced) and the peak heap reported."""
+
+    def __init__(self, host: str, port: int, site: str) -> None:
+        self.boards: dict[str, BoardView] = defaultdict(BoardView)
+        self.first_data_at: float | None = None
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rvb-demo-observer-%d" % id(self))
+        self._client.on_message = self._on_message
+        self._client.on_connect = lambda c, *_: c.subscribe("%s/%s/+/+" % (topics.PREFIX, site), qos=1)
+        self._client.connect(host, port)
+        self._client.loop_start()
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        try:
+            _site, node, channel = topics.parse(message.topic)
+            payload = cbor2.loads(message.payload)
+        except ValueError:
+            return
+        if not isinstance(payload, dict):
+            return
+        with self._lock:
+            view = self.boards[node]
+            if channel == "birth":
+                view.role = payload.get(messages.ROLE, view.role)
+            elif channel == "data":
+                view.data_seqs[payload[messages.BOOT]].add(payload[messages.SEQ])
+                if self.first_data_at is None:
+                    self.first_data_at = time.monotonic()
+            elif channel == "status":
+                view.last_status = payload
+                view.heap_peak = max(view.heap_peak, payload.get(messages.HEAP_ALLOC, 0))
+
+    def produced(self) -> int:
+        """Readings the boards generated: per boot, the highest data sequence number seen plus one."""
+        with self._lock:
+            return sum(max(seqs) + 1 for view in self.boards.values() for seqs in view.data_seqs.values() if seqs)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def broker_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def forwarded_readings(platform: FakePlatform) -> tuple[int, int]:
+    """(readings accepted by the platform, readings it received more than once).
+
+    Observation entity ids are `urn:ngsi-ld:<Type>:<node_id>[:<quantity>]` and one reading becomes several
+    entities, all with the reading's time, so a reading is a distinct (node, observedAt)."""
+    per_reading: dict[tuple[str, str], int] = defaultdict(int)
+    for (entity_id, observed_at), count in platform.observation_counts().items():
+        parts = entity_id.split(":")
+        if len(parts) >= 4 and parts[2] != "Device":
+            key = (parts[3], observed_at)
+            per_reading[key] = max(per_reading[key], count)
+    return len(per_reading), sum(count - 1 for count in per_reading.values())
+
+
+def run_demo(
+    duration_s: float,
+    period_s: float = 2.0,
+    broker: tuple[str, int] = ("127.0.0.1", 1883),
+    workdir: Path | None = None,
+    on_tick: Callable[[dict], None] | None = None,
+) -> dict:
+    """Run the demo street for `duration_s` seconds (forever when 0 until KeyboardInterrupt) and return the
+    reconciliation. `on_tick(snapshot)` is called about once a second with live figures."""
+    host, port = broker
+    if not broker_reachable(host, port):
+        raise Unavailable("no MQTT broker at %s:%d (start mosquitto, or pass --broker)" % (host, port))
+    scratch = tempfile.TemporaryDirectory(prefix="rvb-demo-") if workdir is None else None
+    root = Path(scratch.name) if scratch else Path(workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    site = "%s-%d" % (DEMO_SITE, int(time.time()) % 100000)
+    started = time.monotonic()
+    platform = FakePlatform().start()
+    northbound = root / "northbound.jsonl"
+    config = GatewayConfig(
+        broker="mqtt://%s:%d" % (host, port),
+        client_id="rvb-demo-gateway-%s" % site,
+        sites=(site,),
+        db="sqlite:///%s" % (root / "inventory.db"),
+        forward=(platform.forward_url, "file://%s" % northbound),
+        auto_approve=True,
+        default_period_s=period_s,
+        http=None,
+        session_expiry_s=0,
+    )
+    daemon = Daemon(config)
+    gateway = threading.Thread(target=daemon.run, name="gateway", daemon=True)
+    gateway.start()
+    observer = Observer(host, port, site)
+    boards: dict[str, BoardProcess] = {}
+    positions: dict[str, list[float]] = {}
+    try:
+        for index, (board, count) in enumerate(_street()):
+            node_id = "%s-%d" % (board.split("-")[0], count)
+            cfg = node_config(board, site, host, port, node_id=node_id, period=period_s,
+                              status_period=period_s * 2)
+            positions[node_id] = [round(ORIGIN[0] + 0.0004 * index, 6), ORIGIN[1]]
+            boards[node_id] = BoardProcess(prepare(root / node_id, cfg, seed=index + 1)).start()
+        deadline = started + duration_s if duration_s else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(1.0)
+            _survey(daemon, positions)
+            if on_tick:
+                on_tick(_snapshot(daemon, platform, observer, northbound, started))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in boards.values():
+            process.kill()
+        produced = observer.produced()
+        _drain(daemon, platform, produced, timeout_s=15.0)
+        result = _reconcile(daemon, platform, observer, boards, northbound, produced, started)
+        observer.close()
+        daemon.stop()
+        gateway.join(timeout=10)
+        platform.stop()
+        if scratch:
+            scratch.cleanup()
+    return result
+
+
+def _street():
+    for board, count in STREET:
+        for number in range(1, count + 1):
+            yield board, number
+
+
+def _survey(daemon: Daemon, positions: dict[str, list[float]]) -> None:
+    """Record the street furniture's positions as a technician would when a device first appears."""
+    for device in daemon.store.list_devices():
+        if device["id"] in positions and device["lon"] is None:
+            daemon.store.edit(device["id"], location=positions[device["id"]], asset="lamp-post")
+
+
+def received_readings(northbound: Path) -> int:
+    """Distinct readings the gateway accepted and wrote durably: observations in its JSON-lines sink."""
+    seen = set()
+    try:
+        lines = northbound.read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    for line in lines:
+        try:
+            envelope = json.loads(line)
+        except ValueError:
+            continue  # the line being appended right now
+        if envelope.get("kind") == "observation":
+            payload = envelope["payload"]
+            seen.add((payload["node_id"], payload["boot"], payload["seq"]))
+    return len(seen)
+
+
+def _drain(daemon: Daemon, platform: FakePlatform, produced: int, timeout_s: float) -> None:
+    """Give the gateway time to forward what it received before the books are closed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and forwarded_readings(platform)[0] < produced:
+        time.sleep(0.2)
+
+
+def _snapshot(daemon: Daemon, platform: FakePlatform, observer: Observer, northbound: Path, started: float) -> dict:
+    devices = daemon.store.count_by("state") if daemon.store else {}
+    forwarded, _ = forwarded_readings(platform)
+    return {
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "devices": devices,
+        "produced": observer.produced(),
+        "received": received_readings(northbound),
+        "forwarded": forwarded,
+        "first_data_s": None if observer.first_data_at is None else round(observer.first_data_at - started, 2),
+    }
+
+
+def _reconcile(daemon, platform, observer, boards, northbound, produced, started) -> dict:
+    forwarded, duplicates = forwarded_readings(platform)
+    counters = daemon.counters
+    return {
+        "produced": produced,
+        "received": received_readings(northbound),
+        "forwarded": forwarded,
+        "lost": max(produced - forwarded, 0),
+        "duplicates": duplicates,
+        "dropped_counted": int(counters.total("dropped_total"))
+        + sum(int(view.last_status.get(messages.DROPPED, 0)) for view in observer.boards.values()),
+        "devices": daemon.store.count_by("state") if daemon.store else {},
+        "first_data_s": None if observer.first_data_at is None else round(observer.first_data_at - started, 2),
+        "boards": [
+            {
+                "id": node_id,
+                "role": observer.boards[node_id].role,
+                "heap_peak_bytes": observer.boards[node_id].heap_peak,
+                "restarts": process.starts - 1,
+                "memory_errors": process.console_text().count("MemoryError"),
+            }
+            for node_id, process in boards.items()
+        ],
+    }
