@@ -556,6 +556,7 @@ class MqttIngest:
         # acknowledged on the new connection (the broker sends it again; dedup drops the copy).
         self._generation = 0
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker acknowledged our subscription (SUBACK)
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
@@ -573,7 +574,13 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *_: self._subscribed.set()
         return client
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Whether the broker acknowledged the subscription within `timeout` seconds: from then on, every
+        uplink published reaches this gateway (or waits for it in its broker session)."""
+        return self._subscribed.wait(timeout)
 
     def filters(self) -> list[str]:
         prefix = "$share/%s/" % self.config.share if self.config.share else ""
@@ -599,6 +606,7 @@ class MqttIngest:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         self._generation += 1
         log(logger, "broker-disconnected", logging.WARNING, reason=str(reason))
 

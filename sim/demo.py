@@ -145,6 +145,7 @@ def run_demo(
     daemon = Daemon(config)
     gateway = threading.Thread(target=daemon.run, name="gateway", daemon=True)
     gateway.start()
+    _wait_gateway_subscribed(daemon, timeout_s=20.0)
     observer = Observer(host, port, site)
     boards: dict[str, BoardProcess] = {}
     positions: dict[str, list[float]] = {}
@@ -176,6 +177,17 @@ def run_demo(
         if scratch:
             scratch.cleanup()
     return result
+
+
+def _wait_gateway_subscribed(daemon: Daemon, timeout_s: float) -> None:
+    """Boards are powered on only once the gateway listens: the demo's gateway starts with a fresh session,
+    so what a board published before would not reach it (a deployed gateway keeps its broker session)."""
+    deadline = time.monotonic() + timeout_s
+    while daemon.ingest is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if daemon.ingest is None or not daemon.ingest.wait_subscribed(max(deadline - time.monotonic(), 0.0)):
+        daemon.stop()
+        raise Unavailable("the gateway did not subscribe to the broker within %.0f s" % timeout_s)
 
 
 def _street():
