@@ -14,6 +14,11 @@ from gateway.errors import ReverbereError
 
 COMMAND_MODULES = (
     "gateway.cli.protocol_commands",
+    "gateway.cli.field_commands",
+    "gateway.cli.demo_commands",
+    "gateway.cli.gateway_commands",
+    "gateway.cli.lifi_commands",
+    "gateway.cli.device_commands",
 )
 
 
