@@ -6,12 +6,23 @@ energy, decides the level (lighting.decide) and drives the PWM. Commands (args p
 `lifi-message` (text, sent as one modem frame), `identify` (blink for `s` seconds). A dim override holds
 only while the gateway is heard from: after `gateway_timeout_s` without a command the lamp returns to
 the schedule, or to `safe_level` when the time of day is unknown.
+
+Location beacons: with a LiFi transmitter and a `lifi_beacon` table in the role config, the lamp sends
+an authenticated beacon (protocols.lifi.beacon) every `period_ms` (default 250: four a second):
+    "lifi_beacon": {"key": "<64 hex digits>", "period_ms": 250, "lamp_id": "<12 hex digits>"}
+`key` is the per-lamp key, derived at deploy time as derive_lamp_key(site master key, lamp id) so the
+site master key never reaches a lamp; it is never logged, reported or echoed. `lamp_id` defaults to the
+chip's MAC (machine.unique_id, the node id the runtime derives). Counters start at boot << 20, the boot
+number read from the boot state file (firmware.bootstate), so a reboot never reuses one.
 """
 
 import asyncio
+import json
 import time
+from binascii import unhexlify
 
-from firmware.lifi_seam import FrameCodec, Transmitter
+from firmware import bootstate
+from firmware.lifi_seam import BeaconSender, FrameCodec, Transmitter
 from firmware.roles import base, lighting, parts
 
 _LAMP_MIN_FRACTION = 0.2   # below this share of the expected power the lamp is not lighting
@@ -58,6 +69,16 @@ class Luminaire:
         self._ambient_key = "bh1750" if "bh1750" in self._specs else None
         self._drivers = {}
         self._tx = None
+        self._beacons = None
+        self._beacon_error = None
+        self._beacon_task = None
+        spec = config.get("lifi_tx")
+        if spec is not None:
+            # Built here, before the runtime's buffers and the MQTT client split the heap: the beacon
+            # frame buffers need blocks of one or two KB each.
+            self._tx = Transmitter(lambda div: hal.rmt(spec["rmt_channel"], spec["pin"], div),
+                                   spec["chip_rate"], FrameCodec(spec.get("mode", "ook-100k")))
+            self._beacons = self._beacon_sender(config.get("lifi_beacon"))
         self.level = 0
         self._override = None
         self._contact_ms = None
@@ -98,11 +119,8 @@ class Luminaire:
     async def start(self):
         led = self._led_spec
         self._pwm = self._hal.pwm(led["pin"], led.get("freq", 2000), 0)
-        spec = self._config.get("lifi_tx")
-        if spec is not None:
-            hal = self._hal
-            self._tx = Transmitter(lambda div: hal.rmt(spec["rmt_channel"], spec["pin"], div),
-                                   spec["chip_rate"], FrameCodec(spec.get("mode", "ook-100k")))
+        if self._beacons is not None:
+            self._beacon_task = asyncio.create_task(self._beacon_loop())
         now = self._hal.ticks_ms()
         self._sample_ms = now
         self._meter_ms = now
@@ -110,10 +128,47 @@ class Luminaire:
         self._task = asyncio.create_task(self._control_loop())
 
     def stop(self):
-        for task in (self._task, self._blink):
+        for task in (self._task, self._blink, self._beacon_task):
             if task is not None:
                 task.cancel()
         self._task = None
+        self._beacon_task = None
+
+    # --- LiFi beacons ---------------------------------------------------------------------------
+
+    def _beacon_sender(self, spec):
+        if not spec:
+            return None
+        boot = _boot_number()
+        if boot is None:
+            self._beacon_error = "no boot state: beacon counters could repeat, beacons off"
+            return None
+        try:
+            key = unhexlify(spec["key"])
+            lamp_id = spec.get("lamp_id") or self._hal.unique_id()
+            return BeaconSender(self._tx, lamp_id, key, boot, spec.get("period_ms", 250))
+        except MemoryError:
+            self._beacon_error = "not enough memory for the beacon buffers"
+            return None
+        except (KeyError, ValueError, TypeError) as exc:
+            # Said without the key's value: a config error must not leak the secret into a log.
+            self._beacon_error = "lifi_beacon config unusable (%s)" % type(exc).__name__
+            return None
+
+    async def _beacon_loop(self):
+        beacons = self._beacons
+        # Polled at twice the beacon rate: the scheduler decides when one is due and skips (and
+        # counts) periods the loop fell behind on rather than sending a burst.
+        pause_ms = max(1, beacons.scheduler.period_ms // 2)
+        while beacons.stopped is None:
+            try:
+                beacons.poll(self._hal.ticks_ms())
+            except OSError as exc:
+                self._beacon_error = "RMT: %s" % exc
+            except MemoryError:
+                self._beacon_error = "not enough memory for a beacon"
+            await asyncio.sleep(pause_ms / 1000)
+        self._beacon_error = beacons.stopped
 
     async def _control_loop(self):
         while True:
@@ -224,6 +279,10 @@ class Luminaire:
         ext = {"dim": self.level, "lamp": self.lamp, "override": self._override is not None}
         if self._tx is not None:
             ext["lifi_sent"] = self.lifi_sent
+        if self._beacons is not None:
+            ext["lifi_beacons"] = self._beacons.sent
+        if self._beacon_error is not None:
+            ext["lifi_beacon_error"] = self._beacon_error
         if self._book.events_dropped:
             ext["events_dropped"] = self._book.events_dropped
         return ext
@@ -283,3 +342,13 @@ class Luminaire:
 
     def events(self):
         return self._book.drain()
+
+
+def _boot_number():
+    """This boot's number from the boot state the entry point wrote before starting the role."""
+    try:
+        with open(bootstate.FILE) as f:
+            boot = json.load(f).get("boot")
+    except (OSError, ValueError):
+        return None
+    return boot if isinstance(boot, int) and boot > 0 else None

@@ -110,16 +110,31 @@ def encode_bits(data, rs, cc):
     return bits if cc is None else cc_code.encode(bits, cc)
 
 
-def decode_nibbles(nibbles, rs, n_bytes, interleaved=False):
-    """Inverse of encode_nibbles; returns (bytes, corrected RS symbols). Raises FECError."""
+def decode_nibbles(nibbles, rs, n_bytes, interleaved=False, reliability=None, max_erasures=None):
+    """Inverse of encode_nibbles; returns (bytes, corrected RS symbols). Raises FECError.
+
+    ``reliability`` (one number per received symbol, in received order, lower = less sure) turns on
+    GMD decoding: blocks that fail errors-only are retried erasing their least reliable symbols, up to
+    ``max_erasures`` (default 15 - k) per block."""
     if rs is None:
         return nibble_bytes(nibbles, n_bytes), 0
     count = rs_code.encoded_length(2 * n_bytes, rs[1])
     enc = nibbles[:count]
+    if reliability is not None:
+        reliability = reliability[:count]
     if interleaved:
         enc = deinterleave(enc)
+        if reliability is not None:
+            order = interleave_order(count)
+            sent = reliability
+            reliability = [0] * count
+            for i in range(count):
+                reliability[order[i]] = sent[i]
+    if max_erasures == 0:
+        reliability = None
     try:
-        data, corrected = rs_code.decode(enc, rs[1], 2 * n_bytes)
+        data, corrected = rs_code.decode(enc, rs[1], 2 * n_bytes, reliability=reliability,
+                                         max_erasures=max_erasures)
     except rs_code.RSError as exc:
         raise FECError(str(exc)) from None  # the message says it all; chaining costs on the chip
     return nibble_bytes(data, n_bytes), corrected

@@ -11,7 +11,9 @@ Pipeline:
    in the Manchester form of dimmed frames after removing compensation pairs (`dimming`'s rule);
 4. PHR: decoded with the header mode, checked by `header.parse_header` (check sequence, fields);
 5. PSDU: decoded through the core's codes (`fec`: RS and interleaver; the convolutional code by the
-   numpy batch Viterbi on the same trellis, unquantised soft values); Manchester and 4B6B decisions
+   numpy batch Viterbi on the same trellis, unquantised soft values; an RS block the errors-only
+   decoder refuses is retried with erasures: GMD over the soft-output Viterbi's symbol reliabilities,
+   the core's `rs.decode_block_gmd`); Manchester and 4B6B decisions
    are vectorised here (4B6B by maximum correlation with the 16 code words, the maximum-likelihood
    decision the core's hard nearest-word rule approximates); CRC-16 checked.
 
@@ -121,10 +123,20 @@ def _pair_differences(stream: _Stream, pos: int, n: int) -> np.ndarray:
     return (pairs[:, 0] - pairs[:, 1]) / stream.scale[pos:pos + n:2]
 
 
-def _rs_decode(bits: np.ndarray, mode: Mode, n_bytes: int) -> tuple[bytes, int]:
-    """Viterbi output bits -> nibbles -> deinterleave and RS decode in the core."""
+def _rs_decode(bits: np.ndarray, mode: Mode, n_bytes: int, soft: np.ndarray | None = None) -> tuple[bytes, int]:
+    """Viterbi output bits -> nibbles -> deinterleave and RS decode in the core. When that fails and
+    the Viterbi input `soft` is given, the field is decoded again with per-symbol reliabilities (the
+    soft-output pass costs more, so only frames that need it pay for it) and RS retried with erasures."""
     nibbles = (bits.reshape(-1, 4) @ np.array([8, 4, 2, 1])).astype(np.uint8)
-    data, corrected = fec.decode_nibbles(bytearray(nibbles.tobytes()), mode.rs, n_bytes, interleaved=True)
+    try:
+        data, corrected = fec.decode_nibbles(bytearray(nibbles.tobytes()), mode.rs, n_bytes, interleaved=True)
+    except LifiError:
+        if soft is None:
+            raise
+        _, bit_reliability = viterbi.decode(soft, mode.cc, bits.shape[-1], reliability=True)
+        reliability = viterbi.symbol_reliability(bit_reliability).tolist()
+        data, corrected = fec.decode_nibbles(bytearray(nibbles.tobytes()), mode.rs, n_bytes, interleaved=True,
+                                             reliability=reliability)
     return bytes(data), corrected
 
 
@@ -137,7 +149,7 @@ def _decode_field(stream: _Stream, pos: int, n_bytes: int, mode: Mode) -> tuple[
         difference = _pair_differences(stream, pos, n)
         if mode.cc is not None:
             bits = viterbi.decode(difference, mode.cc, 4 * fec.coded_nibble_count(n_bytes, mode.rs))
-            data, corrected = _rs_decode(bits, mode, n_bytes)
+            data, corrected = _rs_decode(bits, mode, n_bytes, difference)
         elif mode.rs is not None:
             bits = (difference > 0).astype(np.uint8)
             data, corrected = fec.decode_bits(bytearray(bits.tobytes()), mode.rs, None, n_bytes)
@@ -266,7 +278,7 @@ class _Receiver:
         bits = viterbi.decode(differences, mode.cc, 4 * n_nibbles)
         for row, i in enumerate(complete):
             try:
-                data, corrected = _rs_decode(bits[row], mode, header.PHR_BYTES)
+                data, corrected = _rs_decode(bits[row], mode, header.PHR_BYTES, differences[row])
             except LifiError as exc:
                 out[i] = exc
                 continue

@@ -66,28 +66,77 @@ def depuncture(soft: np.ndarray, rate: tuple[int, int], n_bits: int) -> np.ndarr
     return padded[:, where].sum(axis=3)  # index -1 reads the zero column
 
 
-def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int) -> np.ndarray:
-    """soft: (frames, encoded_length) or (encoded_length,); returns (frames, n_bits) or (n_bits,) uint8.
+# How far back a competing path is followed from its merge with the decoded path (SOVA update depth):
+# paths of a K=7 code that differ longer than this have a large metric gap anyway.
+SOVA_DEPTH = 5 * cc.K
 
-    The encoder starts and ends (zero tail) in state 0, so the trace back starts from state 0."""
+
+def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int, reliability: bool = False):
+    """soft: (frames, encoded_length) or (encoded_length,); returns (frames, n_bits) or (n_bits,) uint8,
+    and with ``reliability`` also a same-shaped float32 array of per-bit reliabilities.
+
+    The encoder starts and ends (zero tail) in state 0, so the trace back starts from state 0.
+    Reliability is the soft-output Viterbi (SOVA, Hagenauer's update rule): at each merge along the
+    decoded path, the path it beat is followed back SOVA_DEPTH steps and every bit where the two differ
+    gets the smaller of its reliability and the merge's path-metric difference; a small value means a
+    near tie, an unsure bit."""
     single = soft.ndim == 1
     per_step = depuncture(soft[None, :] if single else soft, rate, n_bits)
     frames, steps, _ = per_step.shape
     metrics = np.full((frames, _STATES), -1e30, dtype=np.float32)
     metrics[:, 0] = 0.0
     decisions = np.empty((steps, frames, _STATES), dtype=bool)
+    margins = np.empty((steps, frames, _STATES), dtype=np.float16) if reliability else None
     for t in range(steps):
         branch = per_step[:, t, :] @ _SIGNS.T  # (frames, 8): metric of each possible output triple
         from0 = metrics[:, _PRED0] + branch[:, _BRANCH0]
         from1 = metrics[:, _PRED1] + branch[:, _BRANCH1]
         chosen = from1 > from0
+        if margins is not None:
+            margins[t] = np.minimum(np.abs(from1 - from0), 6e4)  # unreachable states: huge, not inf
         metrics = np.where(chosen, from1, from0)
         metrics -= metrics.max(axis=1, keepdims=True)
         decisions[t] = chosen
     state = np.zeros(frames, dtype=np.int64)
     rows = np.arange(frames)
     bits = np.empty((frames, steps), dtype=np.uint8)
+    path_margin = np.empty((frames, steps), dtype=np.float32) if reliability else None
+    losers = np.empty((frames, steps), dtype=np.int64) if reliability else None
     for t in range(steps - 1, -1, -1):
         bits[:, t] = state >> 5
-        state = ((state & 31) << 1) | decisions[t, rows, state]
-    return bits[0, :n_bits] if single else bits[:, :n_bits]
+        chosen = decisions[t, rows, state]
+        if reliability:
+            path_margin[:, t] = margins[t, rows, state]
+            losers[:, t] = ((state & 31) << 1) | (~chosen)  # the predecessor the merge turned down
+        state = ((state & 31) << 1) | chosen
+    if not reliability:
+        bits = bits[:, :n_bits]
+        return bits[0] if single else bits
+    per_bit = _sova(bits, decisions, path_margin, losers)[:, :n_bits]
+    bits = bits[:, :n_bits]
+    return (bits[0], per_bit[0]) if single else (bits, per_bit)
+
+
+def _sova(bits: np.ndarray, decisions: np.ndarray, path_margin: np.ndarray, losers: np.ndarray) -> np.ndarray:
+    """Per-bit reliabilities (frames, steps): all merges handled at once, one trace-back step of the
+    competing paths per depth. losers[:, t] is the competitor's state after step t - 1."""
+    frames, steps = bits.shape
+    rel = np.full((frames, steps), np.inf, dtype=np.float32)
+    rows = np.arange(frames)[:, None]
+    comp = losers[:, 1:]  # merges at steps 1.. (step 0 has no predecessor to differ in)
+    margin = path_margin[:, 1:]
+    for d in range(1, min(SOVA_DEPTH, steps - 1) + 1):
+        width = steps - d  # merges at t = d .. steps - 1 still reach back to bit t - d >= 0
+        t_index = np.arange(d, steps)[None, :]
+        differ = (comp >> 5) != bits[:, :width]
+        rel[:, :width] = np.minimum(rel[:, :width], np.where(differ, margin[:, -width:], np.inf))
+        if d < min(SOVA_DEPTH, steps - 1):
+            step = t_index - d  # the competitor's state after step t - d came from step t - d's decision
+            comp = ((comp & 31) << 1) | decisions[step, rows, comp]
+            comp = comp[:, 1:]
+    return rel
+
+
+def symbol_reliability(bit_reliability: np.ndarray) -> np.ndarray:
+    """(..., 4 * n) per-bit reliabilities -> (..., n) per GF(16) symbol: its least sure bit."""
+    return bit_reliability.reshape(*bit_reliability.shape[:-1], -1, 4).min(axis=-1)

@@ -34,6 +34,31 @@ for k in (2, 4, 7, 11):
     ok = ok and rs.decode_block(bad, k) == t and bad == word
 check("rs generator, parity, correction to capacity", ok)
 
+ok = True
+for k in (2, 4, 7, 11):
+    n_par = 15 - k
+    word = rs.encode_block([d & 15 for d in ref.lcg_bytes(k + 1, k)], k)
+    for f in range(n_par + 1):
+        e = (n_par - f) // 2
+        bad = bytearray(word)
+        erased = list(range(f))
+        for i in erased:
+            bad[i] = 0
+        for i in range(f, f + e):
+            bad[i] ^= 5
+        rs.decode_block(bad, k, erased)
+        ok = ok and bad == word
+check("rs errors and erasures to capacity", ok)
+
+word = rs.encode_block([3, 1, 4, 1, 5, 9, 2], 7)
+bad = bytearray(word)
+reliability = [9] * 15
+for i in (1, 5, 9, 13, 14):  # five errors, one past t = 4: GMD with the four marked unsure
+    bad[i] ^= 6
+for i in (1, 5, 9, 13):
+    reliability[i] = 1
+check("rs gmd decoding", rs.decode_block_gmd(bad, 7, reliability) == (5, 2) and bad == word)
+
 bits = [b & 1 for b in ref.lcg_bytes(5, 120)]
 check("cc mother code", list(cc.encode(bits, (1, 3))) == ref.cc_encode_rate_third(bits))
 check("cc impulse", list(cc.encode([1], (1, 3)))[:6] == [1, 1, 1, 0, 1, 1])
