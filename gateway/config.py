@@ -57,6 +57,8 @@ class GatewayConfig:
     allow_remote_http: bool = False
     # [log]
     log_level: str = "info"
+    # [lifi]
+    lifi_master_key: str | None = None  # hex site master key the lamps' beacon keys derive from (never logged)
 
     @property
     def do_rebirth_on_gap(self) -> bool:
@@ -104,6 +106,7 @@ TOML_KEYS = {
     ("http", "listen"): "http",
     ("http", "allow_remote"): "allow_remote_http",
     ("log", "level"): "log_level",
+    ("lifi", "beacon_master_key_file"): "lifi_master_key_file",
 }
 
 _TYPES = {f.name: f.type for f in fields(GatewayConfig)}
@@ -159,6 +162,13 @@ def load(path: str | None = None, **overrides: Any) -> GatewayConfig:
                 values["password"] = handle.read().strip()
         except OSError as exc:
             raise InvalidInput("cannot read password_file %s: %s" % (password_file, exc.strerror)) from exc
+    key_file = values.pop("lifi_master_key_file", None)
+    if key_file:
+        try:
+            with open(key_file, encoding="utf-8") as handle:
+                values["lifi_master_key"] = handle.read().strip()
+        except OSError as exc:
+            raise InvalidInput("cannot read beacon_master_key_file %s: %s" % (key_file, exc.strerror)) from exc
     values.update({name: value for name, value in overrides.items() if value is not None})
     unknown = set(values) - set(_TYPES)
     if unknown:
@@ -169,6 +179,11 @@ def load(path: str | None = None, **overrides: Any) -> GatewayConfig:
 
 
 def check(config: GatewayConfig) -> None:
+    if config.lifi_master_key is not None:
+        try:
+            bytes.fromhex(config.lifi_master_key)
+        except ValueError:
+            raise InvalidInput("the LiFi beacon master key must be hexadecimal") from None
     if urlsplit(config.broker).scheme not in ("mqtt", "mqtts"):
         raise InvalidInput("broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, got %r" % config.broker)
     if not config.db.startswith(("sqlite:///", "postgresql://", "postgres://")):

@@ -34,6 +34,11 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "devices": ("gauge", ("state",), "Devices in the inventory by administrative state"),
     "devices_liveness": ("gauge", ("liveness",), "Devices in the inventory by liveness"),
     "ingest_batches_total": ("counter", (), "Ingest transactions committed"),
+    "lifi_beacons_rejected_total": (
+        "counter",
+        ("reason",),
+        "LiFi beacons reported by receivers and refused (forged, replayed, truncated...)",
+    ),
 }
 
 

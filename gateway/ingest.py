@@ -29,7 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway import lifecycle
+from gateway import lifecycle, lifi_coverage
 from gateway.config import GatewayConfig
 from gateway.counters import Counters
 from gateway.inventory import records
@@ -159,6 +159,8 @@ class IngestCore:
             offline_after_periods=config.offline_after_periods,
         )
         self.devices: dict[str, _Entry] = {}
+        key = config.lifi_master_key
+        self.coverage = lifi_coverage.LifiCoverage(bytes.fromhex(key)) if key else None
         # Devices to look at when committing: touched since the last commit, or statistics not yet written.
         self._changed: set[str] = set()
         self._waiting: set[str] = set()
@@ -397,15 +399,30 @@ class IngestCore:
         if channel == "evt":
             kind, detail = message[30], message.get(31)
             self._history(row["id"], now, "evt:" + kind, detail)
-            if kind == "lifi-beacon" and isinstance(detail, dict) and "lamp" in detail:
-                coverage = [item for item in row["lifi"] if item.get("lamp") != detail["lamp"]]
-                row["lifi"] = coverage + [{"lamp": detail["lamp"], "last_seen": now}]
-                entry.urgent = True
+            if kind == "lifi-beacon" and self.coverage is not None:
+                self._lifi_beacon(entry, detail, now)
         else:
             self._history(
                 row["id"], now, "ack", {"id": message[40], "result": message[43], "detail": message.get(44)}
             )
         return self._events(entry, lifecycle.on_seen(entry.life, now), now, urgent=False)
+
+    def _lifi_beacon(self, entry: _Entry, detail: Any, now: float) -> None:
+        """Verify a beacon a receiver decoded and record the coverage on the receiver's row and, when the
+        lamp is in memory, on the luminaire's (lamps are named by node id or MAC)."""
+        try:
+            fact = self.coverage.observe(entry.row["id"], detail, now)
+        except lifi_coverage.BeaconRejected as exc:
+            self._count("lifi_beacons_rejected_total", exc.reason)
+            return
+        entry.row["lifi"] = lifi_coverage.merge_items(entry.row["lifi"], fact)
+        entry.urgent = True
+        for lamp in self.devices.values():
+            if fact.lamp in (lamp.row["id"], _mac_id(lamp.row["hw"] or {})):
+                lamp.row["lifi"] = lifi_coverage.merge_items(lamp.row["lifi"], fact)
+                lamp.dirty = True
+                self._changed.add(lamp.row["id"])
+                break
 
     def _events(self, entry: _Entry, events: list, now: float, urgent: bool) -> str:
         node = entry.row["id"]

@@ -269,3 +269,31 @@ def test_a_failed_commit_keeps_nothing_and_state_is_read_back(store):  # noqa: F
     assert core.handle(topic(SITE, node, "data"), data(1, 1), NOW + 2) == "ok"
     core.commit(NOW + 2)
     assert [p["seq"] for k, p in outbox(store) if k == "observation"] == [0, 1]
+
+
+def test_lifi_beacons_are_verified_and_recorded_as_coverage_on_both_rows(store):  # noqa: F811
+    from protocols import messages
+    from protocols.lifi.beacon import BeaconSigner, derive_lamp_key
+
+    master = bytes(range(32))
+    core, counters = core_for(store, auto_approve=True, lifi_master_key=master.hex())
+    lamp, receiver = mac_node(7), mac_node(8)
+    core.handle(topic(SITE, lamp, "birth"), birth(node=lamp, role="luminaire"), NOW)
+    core.handle(topic(SITE, receiver, "birth"), birth(node=receiver, role="lifi-rx"), NOW)
+    signer = BeaconSigner(lamp, derive_lamp_key(master, lamp), counter=1 << 20)
+    beacon = bytes(signer.next_beacon())
+
+    def report(seq, frame):
+        message = messages.evt(1, seq, int(NOW) + seq, "lifi-beacon", {"b": frame, "q": 0.9})
+        return core.handle(topic(SITE, receiver, "evt"), cbor2.dumps(message), NOW + seq)
+
+    assert report(0, beacon) == "ok"
+    assert report(1, beacon) == "ok"  # the same beacon again from the same receiver: a replay
+    forged = beacon[:-1] + bytes([beacon[-1] ^ 1])
+    assert report(2, forged) == "ok"  # the event itself is valid; the beacon inside is refused
+    core.commit(NOW + 5)
+    heard = store.get_device(receiver)["lifi"]
+    assert [(item["receiver"], item["lamp"], item["count"]) for item in heard] == [(receiver, lamp, 1)]
+    assert store.get_device(lamp)["lifi"] == heard
+    assert counters.value("lifi_beacons_rejected_total", reason="replayed") == 1
+    assert counters.value("lifi_beacons_rejected_total", reason="forged") == 1
