@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "gateway.cli.demo_commands",
     "gateway.cli.gateway_commands",
     "gateway.cli.lifi_commands",
+    "gateway.cli.sim_commands",
     "gateway.cli.device_commands",
 )
 
