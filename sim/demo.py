@@ -16,17 +16,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import cbor2
-import paho.mqtt.client as mqtt
 
 from gateway.config import GatewayConfig
 from gateway.daemon import Daemon
 from gateway.errors import Unavailable
-from protocols import messages, topics
+from protocols import messages
 from sim.board_process import BoardProcess, node_config, prepare
+from sim.observer import SequenceObserver
 from sim.platform.server import FakePlatform
 
 # (board definition, how many) of the demo street.
@@ -34,60 +31,6 @@ STREET = (("esp32-devkitc-sensor", 3), ("luminaire-controller", 2), ("lifi-recei
 DEMO_SITE = "demo-street"
 # The demo street's position (a square in Lille): boards are placed around it, [lon, lat].
 ORIGIN = (3.0630, 50.6365)
-
-
-@dataclass
-class BoardView:
-    """What the observer has seen of one board on the wire."""
-
-    role: str = ""
-    data_seqs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
-    heap_peak: int = 0
-    last_status: dict = field(default_factory=dict)
-
-
-class Observer:
-    """Subscribes to the demo site like a technician's `monitor` and keeps, per board, the data sequence
-    numbers (dense per boot, so they tell how many readings a board produced) and the peak heap reported."""
-
-    def __init__(self, host: str, port: int, site: str) -> None:
-        self.boards: dict[str, BoardView] = defaultdict(BoardView)
-        self.first_data_at: float | None = None
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rvb-demo-observer-%d" % id(self))
-        self._client.on_message = self._on_message
-        self._client.on_connect = lambda c, *_: c.subscribe("%s/%s/+/+" % (topics.PREFIX, site), qos=1)
-        self._client.connect(host, port)
-        self._client.loop_start()
-
-    def _on_message(self, _client, _userdata, message) -> None:
-        try:
-            _site, node, channel = topics.parse(message.topic)
-            payload = cbor2.loads(message.payload)
-        except ValueError:
-            return
-        if not isinstance(payload, dict):
-            return
-        with self._lock:
-            view = self.boards[node]
-            if channel == "birth":
-                view.role = payload.get(messages.ROLE, view.role)
-            elif channel == "data":
-                view.data_seqs[payload[messages.BOOT]].add(payload[messages.SEQ])
-                if self.first_data_at is None:
-                    self.first_data_at = time.monotonic()
-            elif channel == "status":
-                view.last_status = payload
-                view.heap_peak = max(view.heap_peak, payload.get(messages.HEAP_ALLOC, 0))
-
-    def produced(self) -> int:
-        """Readings the boards generated: per boot, the highest data sequence number seen plus one."""
-        with self._lock:
-            return sum(max(seqs) + 1 for view in self.boards.values() for seqs in view.data_seqs.values() if seqs)
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
 
 
 def broker_reachable(host: str, port: int) -> bool:
@@ -146,7 +89,8 @@ def run_demo(
     gateway = threading.Thread(target=daemon.run, name="gateway", daemon=True)
     gateway.start()
     _wait_gateway_subscribed(daemon, timeout_s=20.0)
-    observer = Observer(host, port, site)
+    observer = SequenceObserver(host, port, site)
+    first_data_s: float | None = None
     boards: dict[str, BoardProcess] = {}
     positions: dict[str, list[float]] = {}
     try:
@@ -160,8 +104,11 @@ def run_demo(
         while deadline is None or time.monotonic() < deadline:
             time.sleep(1.0)
             _survey(daemon, positions)
+            if first_data_s is None and forwarded_readings(platform)[0]:
+                first_data_s = round(time.monotonic() - started, 1)
             if on_tick:
-                on_tick(_snapshot(daemon, platform, observer, northbound, started))
+                snapshot = _snapshot(daemon, platform, observer, northbound, started)
+                on_tick(dict(snapshot, first_data_s=first_data_s))
     except KeyboardInterrupt:
         pass
     finally:
@@ -169,7 +116,8 @@ def run_demo(
             process.kill()
         produced = observer.produced()
         _drain(daemon, platform, produced, timeout_s=15.0)
-        result = _reconcile(daemon, platform, observer, boards, northbound, produced, started)
+        result = _reconcile(daemon, platform, observer, boards, northbound, produced)
+        result["first_data_s"] = first_data_s
         observer.close()
         daemon.stop()
         gateway.join(timeout=10)
@@ -228,7 +176,9 @@ def _drain(daemon: Daemon, platform: FakePlatform, produced: int, timeout_s: flo
         time.sleep(0.2)
 
 
-def _snapshot(daemon: Daemon, platform: FakePlatform, observer: Observer, northbound: Path, started: float) -> dict:
+def _snapshot(
+    daemon: Daemon, platform: FakePlatform, observer: SequenceObserver, northbound: Path, started: float
+) -> dict:
     devices = daemon.store.count_by("state") if daemon.store else {}
     forwarded, _ = forwarded_readings(platform)
     return {
@@ -237,11 +187,10 @@ def _snapshot(daemon: Daemon, platform: FakePlatform, observer: Observer, northb
         "produced": observer.produced(),
         "received": received_readings(northbound),
         "forwarded": forwarded,
-        "first_data_s": None if observer.first_data_at is None else round(observer.first_data_at - started, 2),
     }
 
 
-def _reconcile(daemon, platform, observer, boards, northbound, produced, started) -> dict:
+def _reconcile(daemon, platform, observer, boards, northbound, produced) -> dict:
     forwarded, duplicates = forwarded_readings(platform)
     counters = daemon.counters
     return {
@@ -253,7 +202,6 @@ def _reconcile(daemon, platform, observer, boards, northbound, produced, started
         "dropped_counted": int(counters.total("dropped_total"))
         + sum(int(view.last_status.get(messages.DROPPED, 0)) for view in observer.boards.values()),
         "devices": daemon.store.count_by("state") if daemon.store else {},
-        "first_data_s": None if observer.first_data_at is None else round(observer.first_data_at - started, 2),
         "boards": [
             {
                 "id": node_id,
