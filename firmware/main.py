@@ -5,7 +5,9 @@ runs ``micropython -m firmware.main`` in the board's flash directory.
 """
 
 import asyncio
+import json
 import sys
+import time
 
 from firmware import config as configuration
 from firmware.bootstate import BootState
@@ -31,7 +33,72 @@ def make_role(cfg, hal, clock):
     return role_class(hal, role_cfg, clock)
 
 
+PROVISIONED_LINGER_MS = 3000
+
+
+def _interrupt_char(char):
+    try:
+        import micropython
+        micropython.kbd_intr(char)
+    except (ImportError, AttributeError):
+        pass
+
+
+def needs_provisioning(path):
+    """A deployed board (board and role sections written) still lacking its Wi-Fi or MQTT settings."""
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(cfg, dict) or "board" not in cfg or "role" not in cfg:
+        return False
+    return not (configuration.get(cfg, "wifi.ssid") and configuration.get(cfg, "mqtt.host"))
+
+
+def provision_over_console(path):
+    """Serve Improv Wi-Fi on the console until provisioned and saved, then reset into the firmware."""
+    import machine
+    import network
+
+    from firmware import improv as responder_module
+    from protocols import improv
+
+    print("reverbere: not provisioned, Improv serial on the console (Enter, Ctrl-C, Ctrl-C for the REPL)")
+    _interrupt_char(-1)  # Improv's RPC frame type is 0x03, the console's Ctrl-C: it must reach Improv
+    r = responder_module.Responder(sys.stdout.buffer.write, network.WLAN(network.STA_IF), path)
+    tail = bytearray(3)
+    receive = r.receive
+
+    def receive_or_break(chunk):
+        # The tools' raw REPL entry (CR, Ctrl-C, Ctrl-C) still reaches the REPL, so a board waiting for
+        # Improv can be deployed again; an Improv payload would need those three bytes in a row.
+        for byte in chunk:
+            tail[0], tail[1], tail[2] = tail[1], tail[2], byte
+            if tail == b"\r\x03\x03":
+                _interrupt_char(3)
+                raise KeyboardInterrupt
+        receive(chunk)
+
+    r.receive = receive_or_break
+    provisioned_at = []
+
+    def finished():
+        # Keep answering a while once provisioned: the tool reads the settings back before it is done.
+        if not (r.saved and r.state == improv.STATE_PROVISIONED):
+            return False
+        if not provisioned_at:
+            provisioned_at.append(time.ticks_ms())
+        return time.ticks_diff(time.ticks_ms(), provisioned_at[0]) >= PROVISIONED_LINGER_MS
+
+    responder_module.serve(r, until=finished)
+    machine.reset()
+
+
 def main(config_path=configuration.FILE):
+    if needs_provisioning(config_path):
+        provision_over_console(config_path)
+        return
     try:
         cfg = configuration.load(config_path)
     except configuration.ConfigError as exc:

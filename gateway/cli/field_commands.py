@@ -1,4 +1,4 @@
-"""Field commands: `reverbere boards|flash|provision|scan|console` over gateway/field/.
+"""Field commands: `reverbere boards|flash|deploy|provision|scan|console|check` over gateway/field/.
 
 Human output goes to the terminal (colour unless NO_COLOR is set); `--json` prints JSON on stdout,
 one object per line for event streams (flash progress)."""
@@ -13,7 +13,9 @@ import click
 
 from gateway.errors import InvalidInput, Unavailable
 from gateway.field import boards as field_boards
+from gateway.field import check as field_check
 from gateway.field import console as field_console
+from gateway.field import deploy as field_deploy
 from gateway.field import flash as field_flash
 from gateway.field import provision as field_provision
 from gateway.field import scan as field_scan
@@ -225,4 +227,79 @@ def console(port: str, baud: int) -> None:
     field_console.run_console(port, baud)
 
 
-commands = [boards, flash, provision, scan, console]
+@click.command()
+@click.option("--board", required=True, help="Board name or board file.")
+@click.option("--port", required=True, help="Serial port (any pyserial URL) of the board, MicroPython running.")
+@click.option("--role", help="Role to deploy (default and only choice: the board's own).")
+@click.option("--device-id", help="Node id written to config.json (else set at provisioning).")
+@click.option("--site", help="Site written to config.json (else set at provisioning).")
+@click.option("--mqtt-url", help="mqtt://HOST[:PORT] written to config.json (else set at provisioning).")
+@click.option("--ssid", help="Wi-Fi network written to config.json (else set at provisioning).")
+@click.option("--wifi-password", default="", help="Wi-Fi password, with --ssid.")
+@click.option("--mpy", is_flag=True, help="Compile the modules with mpy-cross (needed on small heaps).")
+@click.option("--no-reset", is_flag=True, help="Leave the board in its REPL after the copy.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--json", "as_json", is_flag=True, help="JSON events, one per line.")
+def deploy(board, port, role, device_id, site, mqtt_url, ssid, wifi_password, mpy, no_reset, timeout,
+           as_json) -> None:
+    """Copy the firmware of a role, protocols/ and the generated config.json over the raw REPL,
+    skipping files whose SHA-256 on the board matches, verifying each write, then soft-reset."""
+    from gateway.field.rawrepl import RawRepl
+
+    settings = field_deploy.network_settings(mqtt_url, ssid, wifi_password)
+    plan = field_deploy.make_plan(field_boards.get_board(board), role, device_id, site, settings, mpy=mpy)
+    with RawRepl.open(port, timeout=timeout) as repl:
+        if as_json:
+            report = field_deploy.deploy(repl, plan, _json, reset=not no_reset)
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True, no_color=not _color())) as bar:
+            task = bar.add_task("deploy", total=plan.size)
+            sizes = {f.path: len(f.data) for f in plan.files}
+
+            def show(event: dict) -> None:
+                if event["event"] in ("skip", "verified"):
+                    bar.advance(task, sizes[event["path"]])
+                    bar.update(task, description=event["path"])
+
+            report = field_deploy.deploy(repl, plan, show, reset=not no_reset)
+    _say("deployed %d files (%d bytes), %d unchanged, in %.1f s%s"
+         % (len(report["written"]), report["bytes"], report["skipped"], report["seconds"],
+            "" if no_reset else ", board reset"), fg="green")
+
+
+@click.command()
+@click.argument("device")
+@click.option("--gateway-api", envvar="REVERBERE_API", default="http://127.0.0.1:8780", show_default=True,
+              help="Gateway API URL (default: REVERBERE_API).")
+@click.option("--token", envvar="REVERBERE_API_TOKEN", help="Bearer token of the gateway API's admin actions.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each node answer.")
+@click.option("--json", "as_json", is_flag=True)
+def check(device: str, gateway_api: str, token: str | None, timeout: float, as_json: bool) -> None:
+    """What the gateway knows of DEVICE and a live round trip (identify, then status)."""
+    from gateway.client import ApiClient
+
+    with ApiClient(gateway_api, token) as api:
+        result = field_check.check(api, device, timeout_s=timeout)
+    if as_json:
+        _json(result)
+    else:
+        known = result["device"]
+        _say("%s  state %s  site %s" % (device, known.get("state"), known.get("site")), fg="cyan")
+        for key in sorted(known):
+            if key not in ("state", "site"):
+                _say("  %-16s %s" % (key, known[key]))
+        for op in ("identify", "status"):
+            answer = result[op]
+            if "error" in answer:
+                _say("  %-16s FAILED: %s" % (op, answer["error"]), fg="red")
+            else:
+                _say("  %-16s ok in %.2f s %s" % (op, result[op + "_round_trip_s"],
+                                                   json.dumps(answer, sort_keys=True)), fg="green")
+    if not result["ok"]:
+        raise SystemExit(4)  # the documented timeout exit code: the node did not answer
+
+
+commands = [boards, flash, deploy, provision, scan, console, check]
