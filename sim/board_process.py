@@ -28,7 +28,7 @@ SHIMS = REPO / "sim" / "shims"
 RESET_FILE = ".reset"
 # What a board carries as bytecode: compiling sources on a 64 KB heap would not fit, and a deployed
 # ESP32 runs .mpy files (or frozen modules) too.
-BUNDLED = ("firmware", "protocols", "sim/devices", "sim/__init__.py")
+BUNDLED = ("firmware", "protocols", "sim/devices", "sim/world.py", "sim/__init__.py")
 
 
 def bundle(cache: Path | str | None = None) -> Path:
@@ -97,6 +97,7 @@ def prepare(board_dir: Path | str, cfg: dict, wiring: dict | None = None, seed: 
     if wiring is None:
         from boards.loader import load_named, sim_wiring
         wiring = sim_wiring(load_named(cfg["board"]["name"]), seed=seed)
+        wiring["site"] = cfg["node"]["site"]  # the world model's weather and traffic are per site
     for name, content in (("config.json", cfg), ("sim.json", wiring)):
         tmp = board_dir / (name + ".tmp")
         tmp.write_text(json.dumps(content))
@@ -137,7 +138,7 @@ def code_footprint(cfg: dict, micropython: str | None = None) -> int:
     modules += sorted({"firmware.drivers." + p["part"] for p in cfg["role"].get("parts", [])
                        if (code / "firmware" / "drivers" / f"{p.get('part')}.mpy").exists()})
     # The device models stand in for silicon: none of their code or tables would be on the chip.
-    modules += ["sim.devices." + m for m in _DEVICE_MODELS]
+    modules += ["sim.devices." + m for m in _DEVICE_MODELS] + ["sim.world"]
     key = hashlib_hex(",".join(modules))
     cached = code / f"footprint-{key}"
     if cached.exists():

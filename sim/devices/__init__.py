@@ -17,7 +17,7 @@ from sim.devices.wiring import for_board
 
 
 def _env(wiring):
-    return environment.current(wiring.data.get("seed"), wiring.data.get("world_time"))
+    return environment.current(wiring.data.get("seed"), wiring.data.get("world_time"), wiring.data.get("site"))
 
 
 def _i2c_model(part):

@@ -91,10 +91,17 @@ class Environment:
 _current = None
 
 
-def current(seed=None, world_time=None):
-    """-> the process's environment; the first call (or a new seed or world time) decides them."""
+def current(seed=None, world_time=None, site=None):
+    """-> the process's environment; the first call (or a new seed, world time or site) decides them.
+    With a site, the seeded world model of sim/world.py feeds the parts; without one, this module's
+    simpler street."""
     global _current
     if (_current is None or (seed is not None and seed != _current.seed)
-            or (world_time is not None and world_time != _current.world_time)):
-        _current = Environment(1 if seed is None else seed, world_time=world_time)
+            or (world_time is not None and world_time != _current.world_time)
+            or site != getattr(_current, "site", None)):
+        if site is None:
+            _current = Environment(1 if seed is None else seed, world_time=world_time)
+        else:
+            from sim.world import WorldEnvironment
+            _current = WorldEnvironment(1 if seed is None else seed, site, world_time=world_time)
     return _current
