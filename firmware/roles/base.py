@@ -116,6 +116,17 @@ def readings(book, part, names, values, records, done=None):
             done.append(rec[senml.N])
 
 
+class RoleBase:
+    """The injected parts every role holds, with the fault book and the buses built from them."""
+
+    def __init__(self, hal, config, clock):
+        self._hal = hal
+        self._config = config
+        self._clock = clock
+        self._book = FaultBook()
+        self._buses = Buses(hal, config)
+
+
 class Buses:
     """Buses of the role section, opened through the HAL on first use and shared by the parts."""
 

@@ -14,15 +14,11 @@ from firmware.lifi_seam import Receiver
 from firmware.roles import base, parts
 
 
-class LiFiReceiver:
+class LiFiReceiver(base.RoleBase):
     name = "lifi-rx"
 
     def __init__(self, hal, config, clock):
-        self._hal = hal
-        self._config = config
-        self._clock = clock
-        self._book = base.FaultBook()
-        self._buses = base.Buses(hal, config)
+        base.RoleBase.__init__(self, hal, config, clock)
         pd = config["photodiode"]
         self._pd = pd
         self.chip_rate = pd["chip_rate"]

@@ -39,15 +39,11 @@ def minute_of_day(clock, utc_offset_min=0):
     return (int(epoch // 60) + utc_offset_min) % lighting.MINUTES_PER_DAY
 
 
-class Luminaire:
+class Luminaire(base.RoleBase):
     name = "luminaire"
 
     def __init__(self, hal, config, clock):
-        self._hal = hal
-        self._config = config
-        self._clock = clock
-        self._book = base.FaultBook()
-        self._buses = base.Buses(hal, config)
+        base.RoleBase.__init__(self, hal, config, clock)
         light = config.get("lighting", {})
         self.safe_level = light.get("safe_level", 70)
         self.gateway_timeout_ms = int(light.get("gateway_timeout_s", 3600) * 1000)

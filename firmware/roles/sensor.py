@@ -32,15 +32,11 @@ class _Part:
         self.driver = None
 
 
-class SensorNode:
+class SensorNode(base.RoleBase):
     name = "sensor"
 
     def __init__(self, hal, config, clock):
-        self._hal = hal
-        self._config = config
-        self._clock = clock
-        self._book = base.FaultBook()
-        self._buses = base.Buses(hal, config)
+        base.RoleBase.__init__(self, hal, config, clock)
         self._parts = []
         seen = {}
         for spec in config.get("parts", ()):
