@@ -155,20 +155,11 @@ def load(path: str | None = None, **overrides: Any) -> GatewayConfig:
                 if name is None:
                     raise InvalidInput("configuration %s: unknown key %s.%s" % (path, section, key))
                 values[name] = value
-    password_file = values.pop("password_file", None)
-    if password_file:
-        try:
-            with open(password_file, encoding="utf-8") as handle:
-                values["password"] = handle.read().strip()
-        except OSError as exc:
-            raise InvalidInput("cannot read password_file %s: %s" % (password_file, exc.strerror)) from exc
-    key_file = values.pop("lifi_master_key_file", None)
-    if key_file:
-        try:
-            with open(key_file, encoding="utf-8") as handle:
-                values["lifi_master_key"] = handle.read().strip()
-        except OSError as exc:
-            raise InvalidInput("cannot read beacon_master_key_file %s: %s" % (key_file, exc.strerror)) from exc
+    # Secrets live in files of their own (readable by the daemon only), never in the TOML itself.
+    for file_key, secret in (("password_file", "password"), ("lifi_master_key_file", "lifi_master_key")):
+        secret_file = values.pop(file_key, None)
+        if secret_file:
+            values[secret] = _read_secret(file_key, secret_file)
     values.update({name: value for name, value in overrides.items() if value is not None})
     unknown = set(values) - set(_TYPES)
     if unknown:
@@ -176,6 +167,14 @@ def load(path: str | None = None, **overrides: Any) -> GatewayConfig:
     config = replace(GatewayConfig(), **{name: _coerce(name, value) for name, value in values.items()})
     check(config)
     return config
+
+
+def _read_secret(setting: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise InvalidInput("cannot read %s %s: %s" % (setting, path, exc.strerror)) from exc
 
 
 def check(config: GatewayConfig) -> None:

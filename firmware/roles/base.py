@@ -74,27 +74,23 @@ async def attempt(book, part, awaitable):
     """Await a driver call; a failure is booked against `part` and gives None (retried next period).
     Success is booked by readings(), once the values are known to be in range."""
     try:
-        result = await awaitable
-    except SensorFault as exc:
-        book.fail(part, exc.reason)
+        return await awaitable
+    except (SensorFault, OSError) as exc:
+        _book_failure(book, part, exc)
         return None
-    except OSError as exc:
-        book.fail(part, from_oserror(exc).reason)
-        return None
-    return result
 
 
 def call(book, part, fn):
     """attempt() for a synchronous driver call."""
     try:
-        result = fn()
-    except SensorFault as exc:
-        book.fail(part, exc.reason)
+        return fn()
+    except (SensorFault, OSError) as exc:
+        _book_failure(book, part, exc)
         return None
-    except OSError as exc:
-        book.fail(part, from_oserror(exc).reason)
-        return None
-    return result
+
+
+def _book_failure(book, part, exc):
+    book.fail(part, exc.reason if isinstance(exc, SensorFault) else from_oserror(exc).reason)
 
 
 def readings(book, part, names, values, records, done=None):
@@ -125,6 +121,15 @@ class RoleBase:
         self._clock = clock
         self._book = FaultBook()
         self._buses = Buses(hal, config)
+
+    def faults(self):
+        return dict(self._book.current)
+
+    async def command(self, op, args):
+        return None  # not an op of this role: the runtime answers it or acks unknown-op
+
+    def events(self):
+        return self._book.drain()
 
 
 class Buses:

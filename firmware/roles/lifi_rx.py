@@ -97,17 +97,9 @@ class LiFiReceiver(base.RoleBase):
                 base.readings(self._book, "supply", ("vbat",), (v,), records)
         return records
 
-    def faults(self):
-        return dict(self._book.current)
-
     def status_ext(self):
         ext = {"decoded": self.decoded, "errors": self._rx.errors()}
         if self._book.events_dropped:
             ext["events_dropped"] = self._book.events_dropped
         return ext
 
-    async def command(self, op, args):
-        return None
-
-    def events(self):
-        return self._book.drain()

@@ -268,9 +268,6 @@ class Luminaire(base.RoleBase):
         self._energy_at_sample = self.energy_wh
         return records
 
-    def faults(self):
-        return dict(self._book.current)
-
     def status_ext(self):
         ext = {"dim": self.level, "lamp": self.lamp, "override": self._override is not None}
         if self._tx is not None:
@@ -336,8 +333,6 @@ class Luminaire(base.RoleBase):
         self.lifi_sent += 1
         return ("ok", {"chips": chips})
 
-    def events(self):
-        return self._book.drain()
 
 
 def _boot_number():

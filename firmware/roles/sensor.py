@@ -152,9 +152,6 @@ class SensorNode(base.RoleBase):
         self._note_sample()
         return records
 
-    def faults(self):
-        return dict(self._book.current)
-
     def status_ext(self):
         ext = {"furniture": self._config.get("furniture", "")}
         for p in self._parts:
@@ -164,8 +161,3 @@ class SensorNode(base.RoleBase):
             ext["events_dropped"] = self._book.events_dropped
         return ext
 
-    async def command(self, op, args):
-        return None
-
-    def events(self):
-        return self._book.drain()
