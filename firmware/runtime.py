@@ -124,7 +124,8 @@ class Runtime:
         self._online = asyncio.Event()
         self._stop = asyncio.Event()
         self._sampled_ms = 0
-        self.counters = {"bad_cmd": 0, "role_errors": 0, "store_errors": 0}
+        self.counters = {"bad_cmd": 0, "role_errors": 0, "store_errors": 0, "task_errors": 0,
+                         "memory_errors": 0}
         self.backoff = Backoff(get(cfg, "backoff.base_ms"), get(cfg, "backoff.cap_ms"))
         self.mqtt = self._client()
 
@@ -213,13 +214,14 @@ class Runtime:
             self.hal.wdt(watchdog_ms)
         if self.role is not None:
             await self.role.start()
-        tasks = [self._connection_loop(), self._sender_loop(), self._event_loop(), self._command_loop(),
-                 self._status_loop(), self._stability(), self._ntp_loop()]
+        loops = [self._connection_loop, self._sender_loop, self._event_loop, self._command_loop,
+                 self._status_loop, self._stability, self._ntp_loop]
         if self.role is not None:
-            tasks.append(self._sample_loop())
+            loops.append(self._sample_loop)
+        running = [asyncio.create_task(self._supervised(loop)) for loop in loops]
         if watchdog_ms:
-            tasks.append(self._watchdog_loop(watchdog_ms))
-        running = [asyncio.create_task(t) for t in tasks]
+            # Not supervised: if feeding stops, the watchdog resetting the node is the right outcome.
+            running.append(asyncio.create_task(self._watchdog_loop(watchdog_ms)))
         await self._stop.wait()
         for task in running:
             task.cancel()
@@ -228,6 +230,26 @@ class Runtime:
 
     def stop(self):
         self._stop.set()
+
+    def _failed(self, where, exc):
+        """Count a failure a task survived; a MemoryError (a fragmented heap) also gets a collection."""
+        self.counters["task_errors"] += 1
+        if isinstance(exc, MemoryError):
+            self.counters["memory_errors"] += 1
+            gc.collect()
+        print("%s failed:" % where, repr(exc))
+
+    async def _supervised(self, loop):
+        """Run one of the node's loops (a bound method) for as long as the node runs: a loop that dies
+        (a MemoryError in a fragmented heap, a bug) is counted and started again instead of leaving the
+        node half alive (no commands, no data) until the watchdog or a power cut."""
+        while True:
+            try:
+                await loop()
+                return
+            except Exception as exc:  # CancelledError is a BaseException: stop() still ends the loops
+                self._failed("task", exc)
+            await asyncio.sleep_ms(1000)
 
     async def _wifi_up(self):
         ssid = configuration.get(self.cfg, "wifi.ssid")
@@ -262,10 +284,18 @@ class Runtime:
             await asyncio.sleep_ms(self.backoff.next_ms())
 
     async def _announce(self, connection):
-        """Publish the birth of this connection; data flows once the broker has it."""
-        await self._publish("birth", self.birth())
-        if self.mqtt.connected and self.mqtt.connects == connection:
-            self._online.set()
+        """Publish the birth of this connection; data flows once the broker has it. Building it can fail
+        in a fragmented heap: then it is tried again, as nothing flows on this connection without it."""
+        while self.mqtt.connected and self.mqtt.connects == connection:
+            try:
+                await self._publish("birth", self.birth())
+            except Exception as exc:
+                self._failed("birth", exc)
+                await asyncio.sleep_ms(1000)
+                continue
+            if self.mqtt.connected and self.mqtt.connects == connection:
+                self._online.set()
+            return
 
     async def _sample_loop(self):
         next_ms = time.ticks_ms()

@@ -181,3 +181,32 @@ print(json.dumps(asyncio.run(main())))
         broker.close()
     assert broker.pings >= 1
     assert result["connected"] is False
+
+
+def test_concurrent_publishes_keep_their_own_fixed_headers(tmp_path):
+    """Writers queue on the write lock while a large publish drains; each must still go out with its
+    own type and remaining length (a shared header buffer filled before the lock mixed them up)."""
+    site = unique_site("c1hdr")
+    collector = Collector(site)
+    sizes = [200000, 10, 3000, 40, 70000, 5]
+    try:
+        result = run_micropython(f"""
+import asyncio, json
+from firmware.mqtt import MQTTClient
+async def main():
+    a = MQTTClient("{site}-a", "127.0.0.1", 1883, keepalive=30)
+    await a.connect()
+    sizes = {sizes}
+    # 0xff first: not a CBOR item, so the collector keeps the payload raw
+    await asyncio.gather(*[a.publish("rvb/v1/{site}/a/data", b"\\xff" + bytes([65 + i]) * n, qos=1)
+                           for i, n in enumerate(sizes)])
+    await a.disconnect()
+    return {{"connects": a.connects}}
+print(json.dumps(asyncio.run(main())))
+""", tmp_path, heap="2M")
+        assert wait_until(lambda: len(collector.of("data")) >= len(sizes), 10)
+    finally:
+        collector.close()
+    assert result["connects"] == 1      # no reconnect after a garbled stream
+    got = sorted(collector.of("data"), key=lambda p: p[:2])
+    assert got == [b"\xff" + bytes([65 + i]) * n for i, n in enumerate(sizes)]

@@ -45,6 +45,9 @@ class StandInRole:
         return {{"bme280": "absent"}}
 
     def status_ext(self):
+        self.reports = getattr(self, "reports", 0) + 1
+        if self.reports == 1:
+            raise MemoryError("memory allocation failed")   # the status task dies once; it is restarted
         return {{"calls": self.calls}}
 
     async def command(self, op, args):
@@ -101,6 +104,7 @@ def check(result, collector):
     assert collector.of("evt")[0][30] == "sensor-fault"
     status = collector.of("status")[0]
     assert status[26] == {"bme280": "absent"} and status[28]["role_errors"] >= 1 and "calls" in status[28]
+    assert status[28]["memory_errors"] == 1 and status[28]["task_errors"] == 1
     assert collector.ack_for(9)[43] == "ok" and collector.ack_for(9)[44] == {"level": 40}
     assert collector.ack_for(10)[43] == "error"           # no status LED on this board
 
