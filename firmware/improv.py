@@ -32,6 +32,9 @@ except AttributeError:  # CPython, for tests of the pure parts
         time.sleep(ms / 1000)
 
 _IDENTITY_KEYS = ("node.id", "node.site", "node.asset", "node.lat", "node.lon")
+# network.WLAN.status() of the ESP32 port once a join has failed: beacon timeout, no AP found, wrong
+# password, association failed, handshake timeout. A failed join is known at once, not at the timeout.
+_JOIN_FAILED = (200, 201, 202, 203, 204)
 
 
 def _read_raw(path):
@@ -60,6 +63,13 @@ def _number(text, low, high, what):
     if not low <= value <= high:
         raise config.ConfigError("%s must be in [%s, %s], got %s" % (what, low, high, text))
     return value
+
+
+def _join_failed(wlan):
+    try:
+        return wlan.status() in _JOIN_FAILED
+    except (AttributeError, TypeError):  # a radio stand-in without status()
+        return False
 
 
 def parse_mqtt_url(url):
@@ -99,6 +109,7 @@ class Responder:
         self.saved = False
         self.state = improv.STATE_PROVISIONED if wlan.isconnected() else improv.STATE_READY
         self.rejected = 0  # RPCs refused (bad packet, unknown command, bad setting)
+        self.confirmed = False  # the settings were read back once complete: the tool is done
 
     @property
     def bad_checksum(self):
@@ -117,6 +128,11 @@ class Responder:
 
     def _send_result(self, command, strings):
         self._send(improv.TYPE_RPC_RESULT, improv.rpc(command, improv.pack_strings(strings)))
+
+    def announce(self):
+        """Send the current state unasked: a tool that opened the port while the board booted learns
+        the responder now listens."""
+        self._send(improv.TYPE_CURRENT_STATE, bytes((self.state,)))
 
     def receive(self, data):
         """Handle the bytes read from the console."""
@@ -152,6 +168,7 @@ class Responder:
             self._settings(command, self._mqtt_changes, strings)
         elif command == improv.CMD_RVB_SETTINGS:
             self._send_result(command, self._summary())
+            self.confirmed = self.saved and self.state == improv.STATE_PROVISIONED
         elif command in (improv.CMD_WIFI_SETTINGS, improv.CMD_RVB_IDENTITY, improv.CMD_RVB_MQTT):
             self._send_error(improv.ERROR_INVALID_RPC)
         else:
@@ -164,7 +181,7 @@ class Responder:
         wlan.connect(ssid, password)
         start = _ticks_ms()
         while not wlan.isconnected():
-            if _ticks_diff(_ticks_ms(), start) > self._connect_timeout_ms:
+            if _join_failed(wlan) or _ticks_diff(_ticks_ms(), start) > self._connect_timeout_ms:
                 wlan.disconnect()
                 self._send_error(improv.ERROR_UNABLE_TO_CONNECT)
                 self._send_state(improv.STATE_READY)

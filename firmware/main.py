@@ -64,9 +64,12 @@ def provision_over_console(path):
     from firmware import improv as responder_module
     from protocols import improv
 
+    # Improv's RPC frame type is 0x03, the console's Ctrl-C: it must reach Improv, so the UART stops
+    # turning it into KeyboardInterrupt before anyone is told to send.
+    _interrupt_char(-1)
     print("reverbere: not provisioned, Improv serial on the console (Enter, Ctrl-C, Ctrl-C for the REPL)")
-    _interrupt_char(-1)  # Improv's RPC frame type is 0x03, the console's Ctrl-C: it must reach Improv
     r = responder_module.Responder(sys.stdout.buffer.write, network.WLAN(network.STA_IF), path)
+    r.announce()  # a tool that opened the port during boot waits for this before it sends
     tail = bytearray(3)
     receive = r.receive
 
@@ -84,14 +87,20 @@ def provision_over_console(path):
     provisioned_at = []
 
     def finished():
-        # Keep answering a while once provisioned: the tool reads the settings back before it is done.
+        # Done once a tool has read the complete settings back (its last step); a tool that does not
+        # read them back still gets a while to ask before the node resets into the firmware.
+        if r.confirmed:
+            return True
         if not (r.saved and r.state == improv.STATE_PROVISIONED):
             return False
         if not provisioned_at:
             provisioned_at.append(time.ticks_ms())
         return time.ticks_diff(time.ticks_ms(), provisioned_at[0]) >= PROVISIONED_LINGER_MS
 
-    responder_module.serve(r, until=finished)
+    try:
+        responder_module.serve(r, until=finished)
+    finally:
+        _interrupt_char(3)
     machine.reset()
 
 

@@ -1,19 +1,21 @@
 """A simulated board with its console on a pty, as an ESP32 on a USB-serial adapter.
 
-    python -m sim.serial_board BOARD_DIR [--board esp32-devkitc-sensor | --blank]
+    python -m sim.serial_board BOARD_DIR [--board esp32-devkitc-sensor] [--blank]
 
 The process runs the board's console (sim/console/board_repl.py) as its top level: ``boot.py``, then
 ``main.py`` (which starts the firmware on a provisioned board), then the REPL; Ctrl-C on the port
-interrupts the application into the REPL, as on the chip. A ``--blank`` board is a freshly flashed
-ESP32: MicroPython, a default ``boot.py`` and the REPL, no application and no config, ready for the
-deploy and provisioning tools. The pty path stays the same across soft resets, ``machine.reset()``,
-watchdog resets and power cycles (``power_cycle()``); the flash directory is kept through all of them.
+interrupts the application into the REPL while the application has Ctrl-C armed, as on the chip. A
+``--blank`` board is a freshly flashed ESP32: MicroPython, a default ``boot.py`` and the REPL, no
+application and no config, ready for the deploy and provisioning tools (with ``--board``, the parts of
+that board are wired). The pty path stays the same across soft resets, ``machine.reset()``, watchdog
+resets and power cycles (``power_cycle()``); the flash directory is kept through all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -57,12 +59,17 @@ def console_bundle(cache: Path | str | None = None) -> Path:
     return root
 
 
-def prepare_blank(board_dir: Path | str) -> Path:
-    """A freshly flashed board's filesystem: ``boot.py`` only."""
+def prepare_blank(board_dir: Path | str, board: str | None = None, seed: int = 1) -> Path:
+    """A freshly flashed board's filesystem: ``boot.py`` only. With ``board`` (boards/<board>.toml) the
+    simulator's wiring (``sim.json``) stands in for the parts soldered on it, which no deploy brings."""
     board_dir = Path(board_dir)
     board_dir.mkdir(parents=True, exist_ok=True)
     if not (board_dir / "boot.py").exists():
         (board_dir / "boot.py").write_text(FRESH_BOOT_PY)
+    if board is not None:
+        from boards.loader import load_named, sim_wiring
+
+        (board_dir / "sim.json").write_text(json.dumps(sim_wiring(load_named(board), seed=seed)))
     return board_dir
 
 
@@ -143,9 +150,8 @@ class SerialBoard(BoardProcess):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.serial_board", description=__doc__.split("\n\n")[0])
     parser.add_argument("board_dir")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--board", default="esp32-devkitc-sensor", help="boards/<name>.toml")
-    group.add_argument("--blank", action="store_true", help="MicroPython and no application")
+    parser.add_argument("--board", default=None, help="boards/<name>.toml (default esp32-devkitc-sensor)")
+    parser.add_argument("--blank", action="store_true", help="MicroPython and no application")
     parser.add_argument("--site", default="sim")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
@@ -153,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap", default="64K")
     args = parser.parse_args(argv)
     if args.blank:
-        prepare_blank(args.board_dir)
+        prepare_blank(args.board_dir, args.board)
     else:
-        prepare_application(args.board_dir, node_config(args.board, args.site, args.host, args.port,
-                                                        period=args.period))
+        prepare_application(args.board_dir, node_config(args.board or "esp32-devkitc-sensor", args.site,
+                                                        args.host, args.port, period=args.period))
     board = SerialBoard(args.board_dir, heap=args.heap).start()
     print(board.port, flush=True)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import click
 
@@ -20,6 +21,9 @@ from gateway.field import flash as field_flash
 from gateway.field import provision as field_provision
 from gateway.field import scan as field_scan
 from gateway.field.improv import BleLink, ImprovClient, SerialLink
+
+# A board that was just reset prints while it boots; past this it is not going to start Improv.
+BOOT_S = 30.0
 
 
 def _color() -> bool:
@@ -120,39 +124,69 @@ def flash(board: str, port: str, firmware: str, erase: bool, baud: int, as_json:
 @click.option("--token", envvar="REVERBERE_API_TOKEN", help="Bearer token of the gateway API's admin actions.")
 @click.option("--db", help="Register directly in this inventory database (sqlite:///PATH or postgresql://...).")
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--wait-online", type=float, is_flag=False, flag_value=60.0, default=None, metavar="[SECONDS]",
+              help="Then wait until the gateway reports the node online (default 60 s).")
 @click.option("--json", "as_json", is_flag=True)
 def provision(port, ble_address, ssid, password, device_id, site, lat, lon, asset, mqtt_url, mqtt_user,
-              mqtt_password, gateway_api, token, db, timeout, as_json) -> None:
+              mqtt_password, gateway_api, token, db, timeout, wait_online, as_json) -> None:
     """Improv Wi-Fi provisioning, then Reverbère's settings, then registration in the inventory
-    (through the gateway API, or the database with --db)."""
+    (through the gateway API, or the database with --db), then with --wait-online the node's first
+    connection as the gateway records it. Progress goes to stderr, the result to stdout."""
+    started = time.monotonic()
     if bool(port) == bool(ble_address):
         raise InvalidInput("give exactly one of --port or --ble")
     if gateway_api and db:
         raise InvalidInput("register through --gateway-api or --db, not both")
+    if wait_online is not None and not (gateway_api or db):
+        raise InvalidInput("--wait-online reads the inventory: give --gateway-api or --db")
+    if wait_online is not None and wait_online <= 0:
+        raise InvalidInput("--wait-online takes a positive number of seconds")
     generated = mqtt_password is None
     plan = field_provision.Plan(ssid=ssid, password=password, device_id=device_id, site=site, lat=lat, lon=lon,
                                 asset=asset, mqtt_url=mqtt_url, mqtt_user=mqtt_user,
                                 **({} if generated else {"mqtt_password": mqtt_password}))
     # The inventory is opened first: a node is not provisioned if it cannot be recorded.
     registry = _open_registry(gateway_api, token, db)
+
+    def step(name: str) -> None:
+        _say("… %s (%.1f s)" % (name, time.monotonic() - started), err=True)
+
     try:
-        link = SerialLink.open(port) if port else BleLink(ble_address)
+        if port:
+            link = SerialLink.open(port)
+            step("waiting for Improv on %s" % port)
+            try:
+                link.wait_listening(BOOT_S)
+            except BaseException:
+                link.close()
+                raise
+        else:
+            link = BleLink(ble_address)
         with ImprovClient(link, timeout=timeout) as client:
-            held = field_provision.provision(
-                client, plan, lambda step: None if as_json else _say("… %s" % step, err=True))
-        row = registry(plan) if registry else None
+            held = field_provision.provision(client, plan, step)
+        row = None
+        if registry:
+            step("register")
+            row = registry(plan)
+        online = None
+        if registry and wait_online is not None:
+            step("waiting for %s online" % plan.device_id)
+            online = field_provision.wait_online(lambda: registry.lookup(plan.device_id), wait_online)
     finally:
         if registry:
             registry.close()
     result = {"device_id": plan.device_id, "settings": held, "registered": row is not None,
-              "state": row["state"] if row else None}
+              "state": row["state"] if row else None, "seconds": round(time.monotonic() - started, 3)}
+    if online is not None:
+        result["liveness"] = online["liveness"]
     if generated:
         result["mqtt_password"] = plan.mqtt_password  # the broker's ACL needs it; shown once
     if as_json:
         _json(result)
         return
-    _say("%s provisioned (%s)%s" % (plan.device_id, held["stored"],
-                                    ", registered as %s" % row["state"] if row else ""), fg="green")
+    registered = ", registered as %s" % row["state"] if row else ""
+    came_online = ", online after %.1f s" % result["seconds"] if online else ""
+    _say("%s provisioned (%s)%s%s" % (plan.device_id, held["stored"], registered, came_online), fg="green")
     if generated:
         _say("MQTT user %s password %s" % (plan.mqtt_user or plan.device_id, plan.mqtt_password))
 
@@ -160,8 +194,9 @@ def provision(port, ble_address, ssid, password, device_id, site, lat, lon, asse
 class _Registry:
     """Where a provisioned node is recorded: the gateway API or the database."""
 
-    def __init__(self, register, close) -> None:
+    def __init__(self, register, lookup, close) -> None:
         self._register = register
+        self.lookup = lookup
         self.close = close
 
     def __call__(self, plan: field_provision.Plan) -> dict:
@@ -174,12 +209,12 @@ def _open_registry(gateway_api: str | None, token: str | None, db: str | None) -
 
         api = ApiClient(gateway_api, token)
         api.health()
-        return _Registry(lambda plan: field_provision.register_via_api(api, plan), api.close)
+        return _Registry(lambda plan: field_provision.register_via_api(api, plan), api.device, api.close)
     if db:
         from gateway.inventory import open_store
 
         store = open_store(db)
-        return _Registry(lambda plan: field_provision.register(store, plan), store.close)
+        return _Registry(lambda plan: field_provision.register(store, plan), store.get_device, store.close)
     return None
 
 

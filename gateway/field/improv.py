@@ -78,6 +78,34 @@ class SerialLink:
     def read_state(self) -> int | None:
         return None  # over serial the state is asked for with an RPC
 
+    def wait_listening(self, timeout: float, quiet_s: float = 2.0) -> int | None:
+        """Wait before the first request until the device listens, since every RPC frame carries 0x03,
+        the console's Ctrl-C: sent while the board boots it would interrupt the application instead.
+
+        -> the state the responder announces when it starts, or None once the console has been quiet
+        for ``quiet_s`` (a responder started earlier). Raises Timeout when the console keeps talking
+        for ``timeout`` seconds without announcing Improv."""
+        started = time.monotonic()
+        quiet_until = started + quiet_s
+        while True:
+            now = time.monotonic()
+            if now >= quiet_until:
+                return None
+            if now >= started + timeout:
+                raise Timeout("the device kept printing for %.1f s and never started Improv" % timeout)
+            data = self.port.read(max(1, min(self.port.in_waiting, 256)))
+            if not data:
+                continue
+            quiet_until = time.monotonic() + quiet_s
+            for at, byte in enumerate(data):
+                try:
+                    found = self.reader.push(byte)
+                except improv.ChecksumError:
+                    continue  # boot noise that happened to look like a frame
+                if found is not None and found[0] == improv.TYPE_CURRENT_STATE and found[1]:
+                    self._pending.extend(data[at + 1:])
+                    return found[1][0]
+
     def send_rpc(self, command: int, payload: bytes) -> None:
         self.port.write(improv.frame(improv.TYPE_RPC, improv.rpc(command, payload)))
         self.port.flush()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from gateway.broker_auth import new_password
 from gateway.client import ApiClient
-from gateway.errors import InvalidInput, VerificationFailed
+from gateway.errors import InvalidInput, NotFound, Timeout, VerificationFailed
 from gateway.field.improv import ImprovClient
 from gateway.inventory.store import Store, check_location, check_name
 
@@ -90,3 +90,22 @@ def register_via_api(api: ApiClient, plan: Plan) -> dict:
     writer.writerow(row)
     api.import_csv(text.getvalue())
     return api.device(plan.device_id)
+
+
+def wait_online(lookup: Callable[[], dict], timeout: float, poll_s: float = 0.25) -> dict:
+    """Poll the inventory record (``lookup()``; NotFound while the gateway has not heard of the node)
+    until its liveness is online; -> that record. Raises Timeout with the last liveness seen."""
+    deadline = time.monotonic() + timeout
+    seen = "not in the inventory"
+    while True:
+        try:
+            row = lookup()
+        except NotFound:
+            row = None
+        if row is not None:
+            if row.get("liveness") == "online":
+                return row
+            seen = "liveness %s" % row.get("liveness")
+        if time.monotonic() >= deadline:
+            raise Timeout("the node was not online in the inventory within %.0f s (%s)" % (timeout, seen))
+        time.sleep(poll_s)

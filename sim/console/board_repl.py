@@ -15,9 +15,11 @@ the REPL on stdin/stdout, which the simulator connects to a pty. The protocol fo
 
 A soft reset restarts the process (the supervisor sees ``.reset``); whether the REPL was raw survives
 it in ``.console``, as pyexec_mode_kind survives a soft reset on the chip. Ctrl-C reaches this process
-as SIGINT (the supervisor turns the byte into it, as the chip's UART interrupt does), so it arrives
-here as KeyboardInterrupt: in user code it is the usual traceback, while waiting for input it is the
-Ctrl-C character. Common subset of CPython and MicroPython.
+as SIGINT while it has Ctrl-C armed (the supervisor's pty link turns the byte into it, as the chip's UART
+interrupt does), so it arrives here as KeyboardInterrupt: in user code it is the usual traceback, while
+waiting for input it is the Ctrl-C character. Disarmed (``micropython.kbd_intr(-1)``: while this console
+boots, or while an application reads a binary protocol) it is an ordinary input byte. Common subset of
+CPython and MicroPython.
 """
 
 import sys
@@ -342,12 +344,24 @@ def _write(path, text):
         f.write(text)
 
 
+def _interrupt_char(char):
+    try:
+        import micropython
+        micropython.kbd_intr(char)
+    except (ImportError, AttributeError):
+        pass
+
+
 def main():
+    # The chip arms Ctrl-C only while Python code runs: a Ctrl-C sent while it boots must not end this
+    # process halfway through an import, so here it stays a byte the REPL reads later.
+    _interrupt_char(-1)
     try:
         # As the chip's boot code does before any Python runs: take the cause of the last reset.
         import machine  # noqa: F401
     except ImportError:
         pass
+    _interrupt_char(3)
     console = Console(sys.stdin.buffer, sys.stdout.buffer)
     mode = _read_mode()
     try:

@@ -3,8 +3,13 @@ for the board's whole life, across the process restarts of soft resets, watchdog
 cycles, so a tool keeps the port open as it would a USB-serial adapter on ``/dev/ttyUSB0``.
 
 The link holds the master (the board's side) and one slave descriptor of its own, so the port never
-hangs up while no tool has it open. Bytes a tool writes go to the board process currently attached;
-a Ctrl-C becomes SIGINT to that process, as the chip's UART interrupt turns it into KeyboardInterrupt.
+hangs up while no tool has it open. Bytes a tool writes go to the board process currently attached.
+A Ctrl-C becomes SIGINT to that process only while the board has Ctrl-C armed, as the chip's UART
+interrupt raises KeyboardInterrupt only while ``micropython.kbd_intr(3)`` holds: the unix port arms it by
+catching SIGINT and disarms it (``kbd_intr(-1)``, as an application reading a binary protocol such as
+Improv does) by restoring the default action, so the kernel's record of the process's SIGINT disposition
+is the board's own flag. Disarmed, 0x03 is an ordinary byte on the board's input; while the interpreter
+starts (SIGINT still ignored) it is lost, as a byte sent to a booting chip is.
 Console output nobody reads fills the pty's buffer: the oldest is then flushed, counted in
 ``dropped_bytes``, so a board never blocks on a console nobody watches.
 """
@@ -23,6 +28,22 @@ import tty
 from pathlib import Path
 
 CTRL_C = 3
+_SIGINT_BIT = 1 << (signal.SIGINT - 1)
+
+
+def ctrl_c_armed(pid: int) -> bool | None:
+    """Whether process ``pid`` catches SIGINT (Ctrl-C armed); None while it ignores it (still starting)
+    or has ended; False when SIGINT would take its default action (``kbd_intr(-1)``)."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as status:
+            fields = dict(line.split(b":", 1) for line in status if b":" in line)
+    except OSError:
+        return None
+    if int(fields.get(b"SigCgt", b"0"), 16) & _SIGINT_BIT:
+        return True
+    if int(fields.get(b"SigIgn", b"0"), 16) & _SIGINT_BIT:
+        return None
+    return False
 
 
 class PtyLink:
@@ -36,6 +57,7 @@ class PtyLink:
         self.log_path = Path(log_path) if log_path else None
         self.dropped_bytes = 0
         self.interrupts = 0
+        self.ctrl_c_bytes = 0   # 0x03 passed as data while the board had Ctrl-C disarmed
         self._proc: subprocess.Popen | None = None
         self._held = bytearray()          # input that arrived while no process was attached
         self._lock = threading.Lock()
@@ -85,9 +107,18 @@ class PtyLink:
                 if proc is None:
                     self._held += head + ctrl_c
                     continue
+            if not ctrl_c:
+                self._send(proc, head)
+                continue
+            armed = ctrl_c_armed(proc.pid)
+            if armed is False:
+                # Disarmed: the byte belongs to the application's protocol; keep it with its neighbours.
+                self.ctrl_c_bytes += 1
+                self._send(proc, head + ctrl_c)
+                continue
             if head:
                 self._send(proc, head)
-            if ctrl_c:
+            if armed:
                 self.interrupts += 1
                 try:
                     proc.send_signal(signal.SIGINT)

@@ -9,18 +9,29 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import serial
 
-from boards.loader import load_named, sim_wiring
+from boards.loader import firmware_config, load_named
 from gateway.field.deploy import make_plan
-from sim.serial_board import SerialBoard, prepare_blank
+from sim.serial_board import MAIN_PY, SerialBoard, prepare_blank
 
 BOARD = "esp32-devkitc-sensor"
+# The access points around a simulated board waiting for Improv: [ssid, password, rssi].
+ACCESS_POINTS = [["rvb-field", "street-light-7", -48], ["cafe", "", -81]]
 
 
 def blank_board(flash: Path) -> SerialBoard:
     """A freshly flashed board; the simulator's wiring (which device model sits on which bus) stands in
     for the soldered sensors and is not part of a deploy."""
-    prepare_blank(flash)
-    (flash / "sim.json").write_text(json.dumps(sim_wiring(load_named(BOARD))))
+    return SerialBoard(prepare_blank(flash, BOARD)).start()
+
+
+def waiting_for_improv(flash: Path, networks=ACCESS_POINTS) -> SerialBoard:
+    """A board as `reverbere deploy` leaves it without network settings (board and role sections, the root
+    main.py; the firmware itself comes from the simulator's bundle): it boots into the Improv responder on
+    its pty. Its radio joins only the ``networks`` in range."""
+    prepare_blank(flash, BOARD)
+    (flash / "config.json").write_text(json.dumps(firmware_config(load_named(BOARD))))
+    (flash / "main.py").write_text(MAIN_PY)
+    (flash / "wifi.json").write_text(json.dumps(networks))
     return SerialBoard(flash).start()
 
 
@@ -80,35 +91,3 @@ class CorruptingSerial:
 
     def __getattr__(self, name):
         return getattr(self._port, name)
-
-
-class ConsoleOnPty:
-    """A deployed flash directory booted with the firmware's console on a plain raw pty, as a UART that
-    passes every byte (the serial-board link turns 0x03 into an interrupt, which Improv frames carry)."""
-
-    def __init__(self, flash: Path):
-        import os
-        import subprocess
-        import tty
-
-        from sim.board_process import BoardProcess
-        runner = BoardProcess(flash)
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        self._slave = slave
-        self.process = subprocess.Popen(
-            [runner.micropython, "-X", "heapsize=%d" % runner.heapsize(), "-c",
-             "from firmware.main import main\nmain()\n"],
-            cwd=flash, env=runner.env(), stdin=master, stdout=master, stderr=subprocess.STDOUT)
-        os.close(master)
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout)
-
-    def close(self) -> None:
-        import os
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._slave)

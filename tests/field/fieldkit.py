@@ -44,6 +44,7 @@ responder = responder_module.Responder(write, ShimWLAN(), path="config.json",
                                        info=("reverbere", "0.1.0", "esp32", "bench-node"),
                                        connect_timeout_ms=%(connect_ms)d)
 sys.stderr.write("ready\\n")
+responder.announce()
 responder_module.serve(responder)
 """
 

@@ -1,12 +1,15 @@
-"""`reverbere boards|flash|provision|scan|console` through the real entry point."""
+"""`reverbere boards|flash|provision|scan|console` through the real entry point; provisioning against a
+simulated board's own pty (its firmware waiting for Improv) or the responder alone on a plain pty."""
 
 import json
 
 import pytest
+from deploykit import unique_site, waiting_for_improv
 from fakeloader import micropython_like_image
 from fieldkit import PASSWORD, SSID, BoardOnPty, deployed_config
 
 from gateway.cli.main import main
+from gateway.field.improv import ImprovClient, SerialLink
 from gateway.inventory import open_store
 
 pytestmark = pytest.mark.micropython
@@ -73,27 +76,29 @@ def test_flash_json_streams_progress_events_from_esptool(tmp_path, capsys, monke
 
 def test_provision_over_the_console_registers_the_node_with_its_place(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("REVERBERE_API", raising=False)
-    (tmp_path / "flash").mkdir()
-    board = BoardOnPty(tmp_path / "flash", deployed_config())
+    board = waiting_for_improv(tmp_path / "flash")
+    site = unique_site()
     db = "sqlite:///" + str(tmp_path / "inventory.db")
     try:
         code, out, err = run(["provision", "--port", board.port, "--ssid", SSID, "--password", PASSWORD,
-                              "--device-id", "bench-0007", "--site", "lille-centre", "--lat", "50.6372",
+                              "--device-id", "bench-0007", "--site", site, "--lat", "50.6372",
                               "--lon", "3.0633", "--asset", "bench-grand-place-3", "--mqtt-url",
                               "mqtt://127.0.0.1:1883", "--db", db, "--json"], capsys)
-        assert code == 0, err
+        assert code == 0, err + board.console_text()[-2000:]
         result = json.loads(out)
         assert result["registered"] and result["state"] == "active"
         assert result["settings"]["stored"] == "saved"
-        on_flash = board.config()
+        on_flash = json.loads((board.board_dir / "config.json").read_text())
         assert on_flash["mqtt"]["password"] == result["mqtt_password"] and len(result["mqtt_password"]) >= 20
+        assert on_flash["wifi"] == {"ssid": SSID, "password": PASSWORD}
+        assert board.link.interrupts == 0   # every 0x03 of Improv reached the responder as data
     finally:
         board.close()
     store = open_store(db)
     try:
         row = store.get_device("bench-0007")
         assert (row["site"], row["lat"], row["lon"], row["asset"]) == \
-            ("lille-centre", 50.6372, 3.0633, "bench-grand-place-3")
+            (site, 50.6372, 3.0633, "bench-grand-place-3")
         assert [h["event"] for h in store.history("bench-0007")] == ["import"]
     finally:
         store.close()
@@ -134,20 +139,52 @@ def test_provision_registers_through_the_gateway_api(tmp_path, capsys):
 
 def test_provision_with_wrong_wifi_credentials_fails_with_protocol_exit_code(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("REVERBERE_API", raising=False)
-    board = BoardOnPty(tmp_path, deployed_config())
+    board = waiting_for_improv(tmp_path / "flash")
     db = "sqlite:///" + str(tmp_path / "inventory.db")
     try:
         code, _, err = run(["provision", "--port", board.port, "--ssid", SSID, "--password", "wrong",
-                            "--device-id", "bench-0008", "--site", "lille-centre", "--lat", "50.6", "--lon", "3.06",
-                            "--asset", "bench-1", "--mqtt-url", "mqtt://127.0.0.1", "--db", db], capsys)
+                            "--device-id", "bench-0008", "--site", "lille-centre", "--lat", "50.6",
+                            "--lon", "3.06", "--asset", "bench-1", "--mqtt-url", "mqtt://127.0.0.1",
+                            "--db", db], capsys)
+        assert code == 5 and "unable to connect" in err
+        # Still waiting for Improv with nothing kept: ready, and the networks in range are there to pick.
+        with ImprovClient(SerialLink.open(board.port), timeout=5) as client:
+            assert client.current_state() == "ready"
+            assert client.scan_networks() == [{"ssid": SSID, "rssi": -48, "secured": True},
+                                              {"ssid": "cafe", "rssi": -81, "secured": False}]
+        assert "wifi" not in json.loads((board.board_dir / "config.json").read_text())
+        assert board.alive() and board.resets == 0
     finally:
         board.close()
-    assert code == 5 and "unable to connect" in err
     store = open_store(db)
     try:
         assert store.list_devices() == []
     finally:
         store.close()
+
+
+def test_provision_wait_online_times_out_when_the_node_never_connects(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("REVERBERE_API", raising=False)
+    board = BoardOnPty(tmp_path, deployed_config())   # the responder alone: nothing will ever connect
+    db = "sqlite:///" + str(tmp_path / "inventory.db")
+    try:
+        code, out, err = run(["provision", "--port", board.port, "--ssid", SSID, "--password", PASSWORD,
+                              "--device-id", "bench-0009", "--site", "lille-centre", "--lat", "50.6", "--lon",
+                              "3.06", "--asset", "bench-9", "--mqtt-url", "mqtt://127.0.0.1", "--db", db,
+                              "--wait-online", "1", "--json"], capsys)
+    finally:
+        board.close()
+    assert code == 4 and "not online in the inventory within 1 s (liveness offline)" in err
+    assert "… register" in err and json.loads(out)["error"] == "Timeout"
+    store = open_store(db)
+    try:
+        assert store.get_device("bench-0009")["state"] == "active"   # registered before the wait
+    finally:
+        store.close()
+    code, _, err = run(["provision", "--port", board.port, "--ssid", SSID, "--password", PASSWORD,
+                        "--device-id", "n-1", "--site", "s", "--lat", "1", "--lon", "1", "--asset", "a",
+                        "--mqtt-url", "mqtt://h", "--wait-online"], capsys)
+    assert code == 2 and "--gateway-api or --db" in err
 
 
 def test_provision_needs_exactly_one_link(capsys):

@@ -75,7 +75,8 @@ def test_bad_checksum_is_answered_with_invalid_rpc_and_the_link_recovers(board):
     while not answer:
         chunk = port.read(1)
         assert chunk, "no answer to a corrupted frame"
-        answer = reader.feed(chunk)
+        # The state the responder announced as it started may come first.
+        answer = [frame for frame in reader.feed(chunk) if frame[0] != improv.TYPE_CURRENT_STATE]
     assert answer == [(improv.TYPE_ERROR_STATE, bytes((improv.ERROR_INVALID_RPC,)))]
     with ImprovClient(SerialLink(port), timeout=5) as client:
         assert client.device_info().name == "bench-node"
