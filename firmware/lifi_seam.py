@@ -187,6 +187,7 @@ class Receiver:
     def __init__(self, samples_per_chip, mode=DEFAULT_MODE, max_payload=64):
         self._found = []
         self.core = rx_lowrate.LowRateReceiver(mode, samples_per_chip, self._found.append, max_payload)
+        self.cut = 0
 
     def feed(self, samples, full_scale=255):
         """-> [(payload, quality)] of the frames completed by this burst; quality in 0..1 is the
@@ -204,6 +205,17 @@ class Receiver:
         found = [(payload, quality) for payload in self._found]
         self._found.clear()
         return found
+
+    def restart(self):
+        """A new capture starts (the samples do not follow the previous ones): a frame being collected
+        was cut by the gap and is dropped (counted in `cut`), and the slicer starts afresh."""
+        core = self.core
+        if core._state:  # 0 is hunting (rx_lowrate._HUNT, a const MicroPython does not export)
+            self.cut += 1
+        core._hunt()
+        core._mean = -1
+        core._level = 0
+        core._run = 0
 
     def errors(self):
         """Frames whose sync was found but which failed to decode (header, FEC, CRC, too long)."""

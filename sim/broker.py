@@ -3,12 +3,15 @@ free port started from the binary, else an embedded amqtt broker in this process
 
 A fleet whose fault plan stops the broker always gets a private one (the shared local broker is never
 stopped). A private Mosquitto keeps its sessions and queued messages on disk across an outage, as a
-production broker with persistence does, so a broker restart loses nothing that was acknowledged.
+production broker with persistence does, so a broker restart loses nothing that was acknowledged. It
+logs each client connection with its time (``connects()``), which the scale benchmark turns into a
+connect rate; it has no connection limit of its own (the open-files limit it inherits is the bound).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 import subprocess
@@ -64,6 +67,10 @@ class Broker:
         pass
 
 
+# "1700000000: New client connected from 127.0.0.1:40312 as node-001 (p2, c0, k30)."
+_CONNECTED = re.compile(r"^(\d+): New client connected from \S+ as (\S+) ", re.MULTILINE)
+
+
 class PrivateMosquitto(Broker):
     kind = "mosquitto"
 
@@ -74,10 +81,13 @@ class PrivateMosquitto(Broker):
         # Started as root, mosquitto drops to its own user: it must still be able to write its store.
         Path(self._dir.name).chmod(0o777)
         self.conf = Path(self._dir.name) / "mosquitto.conf"
+        self.log = Path(self._dir.name) / "mosquitto.log"
         self.conf.write_text(
             "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
             "persistence_location %s/\nautosave_interval 1\nmax_queued_messages 100000\n"
-            "max_inflight_messages 100\nlog_dest none\n" % (self.port, self._dir.name))
+            "max_inflight_messages 100\nmax_connections -1\n"
+            "log_dest file %s\nlog_type notice\nconnection_messages true\nlog_timestamp true\n"
+            % (self.port, self._dir.name, self.log))
         self._proc: subprocess.Popen | None = None
         self.start()
 
@@ -93,6 +103,14 @@ class PrivateMosquitto(Broker):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise Unavailable("mosquitto did not start on port %d" % self.port)
             time.sleep(0.05)
+
+    def connects(self) -> list[tuple[int, str]]:
+        """-> (epoch second, client id) of every client connection the broker accepted so far."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return []
+        return [(int(stamp), client) for stamp, client in _CONNECTED.findall(text)]
 
     def stop(self) -> None:
         """An outage: SIGTERM, as a service restart does (Mosquitto writes its persistence file)."""

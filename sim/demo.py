@@ -5,6 +5,13 @@ MQTT broker, a gateway with a SQLite inventory, and a fake NGSI-LD urban platfor
 boards, lets the gateway drain its outbox and returns the reconciliation: what the boards produced (from their
 data sequence numbers, seen by an observer independent of the gateway), what the gateway received, what the
 platform accepted, and what was lost or duplicated on the way.
+
+LiFi: the luminaires beacon through the light (per-lamp keys derived from the run's master key, which
+the gateway holds), an optical medium process (sim/lifi/medium.py) carries their light to the receiver
+standing under the first luminaire, and the books add `lifi`: beacons the lamps sent, the receiver
+decoded, the gateway verified, and the luminaires covered in the inventory. The street's world is
+pinned to an evening (EVENING_UTC_H) so the lamps are lit: a lamp switched off by daylight sends no
+light, hence no beacons.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from gateway.daemon import Daemon
 from gateway.errors import Unavailable
 from protocols import messages
 from sim.board_process import BoardProcess, node_config, prepare
+from sim.lifi import street as lifi_street
 from sim.observer import SequenceObserver
 from sim.platform.server import FakePlatform
 
@@ -31,6 +39,11 @@ STREET = (("esp32-devkitc-sensor", 3), ("luminaire-controller", 2), ("lifi-recei
 DEMO_SITE = "demo-street"
 # The demo street's position (a square in Lille): boards are placed around it, [lon, lat].
 ORIGIN = (3.0630, 50.6365)
+LON_STEP = 0.0004          # between boards: ~28 m at Lille's latitude
+METRES_PER_LON_STEP = 28.3
+RECEIVER_OFFSET_M = 1.0    # the receiver stands this far from the first luminaire's mast
+EVENING_UTC_H = 19         # the street's world starts at 20:00 in Lille (CET)
+SEED = 1
 
 
 def broker_reachable(host: str, port: int) -> bool:
@@ -84,6 +97,7 @@ def run_demo(
         default_period_s=period_s,
         http=None,
         session_expiry_s=0,
+        lifi_master_key=lifi_street.master_key(SEED).hex(),
     )
     daemon = Daemon(config)
     gateway = threading.Thread(target=daemon.run, name="gateway", daemon=True)
@@ -93,13 +107,19 @@ def run_demo(
     first_data_s: float | None = None
     boards: dict[str, BoardProcess] = {}
     positions: dict[str, list[float]] = {}
+    street = _optical_street(root)
+    evening = _evening()
     try:
+        street.start()
         for index, (board, count) in enumerate(_street()):
             node_id = "%s-%d" % (board.split("-")[0], count)
             cfg = node_config(board, site, host, port, node_id=node_id, period=period_s,
                               status_period=period_s * 2)
-            positions[node_id] = [round(ORIGIN[0] + 0.0004 * index, 6), ORIGIN[1]]
-            boards[node_id] = BoardProcess(prepare(root / node_id, cfg, seed=index + 1)).start()
+            positions[node_id] = _position(street, node_id, index)
+            board_dir = prepare(root / node_id, cfg, seed=index + 1)
+            _pin_world_time(board_dir, evening)
+            street.wire(board_dir, node_id)
+            boards[node_id] = BoardProcess(board_dir).start()
         deadline = started + duration_s if duration_s else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(1.0)
@@ -108,16 +128,20 @@ def run_demo(
                 first_data_s = round(time.monotonic() - started, 1)
             if on_tick:
                 snapshot = _snapshot(daemon, platform, observer, northbound, started)
-                on_tick(dict(snapshot, first_data_s=first_data_s))
+                on_tick(dict(snapshot, first_data_s=first_data_s,
+                             lifi=_lifi_books(daemon, _lifi_statuses(observer))))
     except KeyboardInterrupt:
         pass
     finally:
+        lifi_statuses = _lifi_statuses(observer)  # before a killed board's will replaces its last status
         for process in boards.values():
             process.kill()
+        street.close()
         produced = observer.produced()
         _drain(daemon, platform, produced, timeout_s=15.0)
         result = _reconcile(daemon, platform, observer, boards, northbound, produced)
         result["first_data_s"] = first_data_s
+        result["lifi"] = dict(_lifi_books(daemon, lifi_statuses), medium=_medium_books(street.stats()))
         observer.close()
         daemon.stop()
         gateway.join(timeout=10)
@@ -125,6 +149,62 @@ def run_demo(
         if scratch:
             scratch.cleanup()
     return result
+
+
+def _street_ids():
+    for board, count in _street():
+        yield "%s-%d" % (board.split("-")[0], count), board
+
+
+def _optical_street(root: Path) -> lifi_street.OpticalStreet:
+    """Luminaires at their survey positions along the street, the receiver under the first one."""
+    street = lifi_street.OpticalStreet(root / "optical", lifi_street.master_key(SEED), seed=SEED)
+    lamps = []
+    for index, (node_id, board) in enumerate(_street_ids()):
+        if board == "luminaire-controller":
+            lamps.append(lifi_street.LampSpec(node_id, x_m=index * METRES_PER_LON_STEP))
+    street.lamps = lamps
+    street.receivers = [lifi_street.ReceiverSpec(node_id, x_m=lamps[k % len(lamps)].x_m + RECEIVER_OFFSET_M)
+                        for k, node_id in enumerate(n for n, board in _street_ids() if board == "lifi-receiver")]
+    return street
+
+
+def _position(street: lifi_street.OpticalStreet, node_id: str, index: int) -> list[float]:
+    """[lon, lat] of a board: receivers where the optical street put them, the others one step apart."""
+    for rx in street.receivers:
+        if rx.id == node_id:
+            return [round(ORIGIN[0] + LON_STEP * rx.x_m / METRES_PER_LON_STEP, 6), ORIGIN[1]]
+    return [round(ORIGIN[0] + LON_STEP * index, 6), ORIGIN[1]]
+
+
+def _evening() -> int:
+    """Epoch of today's EVENING_UTC_H:00 UTC."""
+    now = int(time.time())
+    return now - now % 86400 + EVENING_UTC_H * 3600
+
+
+def _pin_world_time(board_dir: Path, epoch: int) -> None:
+    path = board_dir / "sim.json"
+    wiring = json.loads(path.read_text())
+    wiring["world_time"] = epoch
+    tmp = path.with_name("sim.json.tmp")
+    tmp.write_text(json.dumps(wiring))
+    tmp.replace(path)
+
+
+def _lifi_statuses(observer: SequenceObserver) -> dict[str, tuple[str, dict]]:
+    return {node: (view.role, view.last_status.get(messages.EXT) or {}) for node, view in observer.boards.items()}
+
+
+def _lifi_books(daemon: Daemon, statuses: dict[str, tuple[str, dict]]) -> dict:
+    rows = [(d["id"], d["role"], d["lifi"]) for d in daemon.store.list_devices()] if daemon.store else []
+    core = daemon.ingest.core if daemon.ingest is not None else None
+    verified = core.coverage.counts["accepted"] if core is not None and core.coverage is not None else None
+    return lifi_street.books(statuses, rows, verified)
+
+
+def _medium_books(stats: dict) -> dict:
+    return {key: stats.get(key) for key in ("cpu_s", "wall_s", "datagrams", "bad")}
 
 
 def _wait_gateway_subscribed(daemon: Daemon, timeout_s: float) -> None:

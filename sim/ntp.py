@@ -1,7 +1,13 @@
 """A small SNTP server (RFC 4330 server mode) for a simulated fleet, so boards stamp readings with wall
-time as they do in the street, instead of the contract's unsynced form.
+time as they do in the street, instead of the contract's unsynced form; and the fleet's simulated clock.
 
-It answers from the host clock, stratum 2; ``skew_s`` shifts every answer (a server that is off).
+The server answers from a clock (the host's by default, a ``SimulatedClock`` in an accelerated run),
+stratum 2; ``skew_s`` shifts every answer (a server that is off: the clock-skew fault).
+
+``SimulatedClock`` is the run's time: ``origin + (now - origin) * accel`` in epoch seconds. Every process
+of a run agrees on it: the board shims (sim/shims/time.py) get the same origin and factor through the
+environment ``env()`` returns, the world model inside a board reads it through the shimmed
+``time.time()``, and the fleet runner schedules faults with ``elapsed()``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 
@@ -39,9 +46,39 @@ def answer(request: bytes, now: float) -> bytes | None:
     return bytes(reply)
 
 
+class SimulatedClock:
+    """The run's time, ``accel`` times faster than the host's from ``origin`` (epoch seconds, default now)."""
+
+    def __init__(self, accel: float = 1.0, origin: float | None = None):
+        if not accel >= 1.0:
+            raise ValueError("time acceleration must be 1 or more, got %r" % (accel,))
+        self.accel = float(accel)
+        self.origin = time.time() if origin is None else float(origin)
+
+    def now(self) -> float:
+        """Simulated epoch seconds."""
+        return self.origin + (time.time() - self.origin) * self.accel
+
+    def elapsed(self, since_monotonic: float) -> float:
+        """Simulated seconds since the host's ``time.monotonic()`` was ``since_monotonic``."""
+        return (time.monotonic() - since_monotonic) * self.accel
+
+    def real_s(self, simulated_s: float) -> float:
+        """Host seconds that ``simulated_s`` simulated seconds take."""
+        return simulated_s / self.accel
+
+    def env(self) -> dict[str, str]:
+        """What a board process needs in its environment to run on this clock (nothing at x1)."""
+        if self.accel == 1.0:
+            return {}
+        return {"RVB_TIME_ACCEL": repr(self.accel), "RVB_TIME_ORIGIN": "%.6f" % self.origin}
+
+
 class NtpServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, skew_s: float = 0.0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, skew_s: float = 0.0,
+                 clock: Callable[[], float] = time.time):
         self.skew_s = skew_s
+        self.clock = clock
         self.requests = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((host, port))
@@ -59,7 +96,7 @@ class NtpServer:
                 continue
             except OSError:
                 return
-            reply = answer(request, time.time() + self.skew_s)
+            reply = answer(request, self.clock() + self.skew_s)
             if reply is not None:
                 self.requests += 1
                 self._sock.sendto(reply, peer)

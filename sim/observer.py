@@ -1,6 +1,7 @@
 """An MQTT observer of a fleet's site, independent of the gateway: it keeps, per board and boot, the data
 sequence numbers seen (dense per boot, so the highest tells how many readings the board produced),
-the board's role and its peak heap from status messages.
+the board's role and its peak heap from status messages, and when each birth (one per connection of a
+board) arrived.
 
 Its session outlives a broker restart or its own reconnection (MQTT 5, clean start off, session expiry),
 so the broker queues what is published while it is away and nothing escapes the books.
@@ -9,6 +10,7 @@ so the broker queues what is published while it is away and nothing escapes the 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -28,6 +30,8 @@ class BoardView:
     data_seqs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     heap_peak: int = 0
     last_status: dict = field(default_factory=dict)
+    births: list[float] = field(default_factory=list)  # wall-clock arrival of each birth
+    last_data: float = 0.0                              # wall-clock arrival of the latest data message
 
 
 def _session(expiry_s: int, packet: int) -> Properties:
@@ -63,8 +67,10 @@ class SequenceObserver:
             view = self.boards[node]
             if channel == "birth":
                 view.role = payload.get(messages.ROLE, view.role)
+                view.births.append(time.time())
             elif channel == "data":
                 view.data_seqs[payload[messages.BOOT]].add(payload[messages.SEQ])
+                view.last_data = time.time()
             elif channel == "status":
                 view.last_status = payload
                 view.heap_peak = max(view.heap_peak, payload.get(messages.HEAP_ALLOC, 0))

@@ -13,7 +13,9 @@ reading and the next one a second later are close, and the same (seed, site, t) 
 value on CPython and on MicroPython. Common subset of both (it runs inside the simulated boards).
 
 ``WorldEnvironment`` has the interface of sim/devices/environment.Environment, so the device models
-can read the world through their seam.
+can read the world through their seam. Its ``now()`` is the board's ``time.time()``: in a run with time
+acceleration that is the time shim's simulated epoch (sim/shims/time.py, the fleet's SimulatedClock), so
+the sun, the weather and the traffic go through their day X times faster, in step with the boards.
 """
 
 import math

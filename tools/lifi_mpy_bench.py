@@ -1,6 +1,6 @@
 """Cost of building a 32-byte LiFi beacon frame on the MicroPython unix port: time and allocation.
 
-Run with CPython (it starts /work/venv/bin/micropython on this same file) or directly with
+Run with CPython (it starts the venv's micropython on this same file) or directly with
 micropython. ``--json`` prints one JSON object of named figures, otherwise a table.
 Figures per mode and dimming: ``build_us`` (median of repeated FrameBuilder.build, buffers
 preallocated as on the luminaire; ``build_us_min`` the fastest run, the better figure on a busy
@@ -88,11 +88,13 @@ def main_cpython():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object of named figures")
-    parser.add_argument("--micropython", default="/work/venv/bin/micropython")
+    parser.add_argument("--micropython", default=None, help="the unix port to run (default: the venv's)")
     parser.add_argument("--heapsize", default="256K", help="MicroPython heap (-X heapsize=)")
     opts = parser.parse_args()
     repo = Path(__file__).resolve().parents[1]
-    out = subprocess.run([opts.micropython, "-X", "heapsize=" + opts.heapsize, __file__, str(repo)],
+    sys.path.insert(0, str(repo))
+    from sim.board_process import find_micropython
+    out = subprocess.run([opts.micropython or find_micropython(), "-X", "heapsize=" + opts.heapsize, __file__, str(repo)],
                          check=True, capture_output=True, text=True, timeout=300).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     if opts.json:

@@ -3,15 +3,25 @@
 Each burst is sampled at `chip_rate * samples_per_chip` by a paced loop (it holds the event loop for
 the burst's duration, `burst / (chip_rate * samples_per_chip)` seconds, then yields for `pause_s`), and
 handed to the seam's streaming Receiver. A decoded frame becomes a `lifi-beacon` event (bytes and
-quality); the period's count is the `lifi` reading. A frame cut by the pause between bursts is lost
-(and counted as an error if its sync was seen); beacons repeat.
+quality); the period's count is the `lifi` reading. A frame cut by the end of a burst is lost (counted
+in `cut` if its sync was seen; its start in the next burst's first samples is not searched, since they do
+not follow) and beacons repeat; a frame cut by the start of a burst has no sync and is not seen.
 """
 
 import asyncio
+import gc
 import time
 
 from firmware.lifi_seam import Receiver
 from firmware.roles import base, parts
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_DECODE_RESERVE = const(4096)
 
 
 class LiFiReceiver(base.RoleBase):
@@ -36,6 +46,9 @@ class LiFiReceiver(base.RoleBase):
         # keep the ADC's top 8 bits: slicing OOK light against its mean needs no more.
         self._buf = bytearray(self.burst)
         self._rx = Receiver(self.sps, pd.get("mode", "ook-100k"))
+        self._reserve = bytearray(_DECODE_RESERVE)
+        self.memory_errors = 0
+        self.reserve_lost = 0
         self.decoded = 0
         self._in_period = 0
         self._task = None
@@ -74,13 +87,29 @@ class LiFiReceiver(base.RoleBase):
     async def _listen(self):
         while True:
             base.call(self._book, "photodiode", self._acquire)
+            self._rx.restart()  # a burst does not follow the previous one: no frame spans the pause
             self.feed(self._buf)
             await asyncio.sleep(self.pause_s)
 
     def feed(self, samples):
         """Decode one burst of samples: each frame is counted and becomes a `lifi-beacon` event.
         -> [(payload, quality)]."""
-        found = self._rx.feed(samples)
+        # Decoding a frame allocates a few KB of scratch (header FEC, Viterbi metrics) in blocks of up
+        # to ~1 KB; a long-running heap may hold that much free only in small holes. The reserve kept
+        # since construction is let go for the decoder and taken again once it is done.
+        self._reserve = None
+        gc.collect()
+        try:
+            found = self._rx.feed(samples)
+        except MemoryError:
+            found = []
+            self.memory_errors += 1  # this burst's frames are lost; the next burst starts afresh
+        finally:
+            gc.collect()
+            try:
+                self._reserve = bytearray(_DECODE_RESERVE)
+            except MemoryError:
+                self.reserve_lost += 1  # no such block free now: the next decode goes without
         for payload, quality in found:
             self._book.event("lifi-beacon", {"b": payload, "q": int(quality * 1000) / 1000})
         self.decoded += len(found)
@@ -99,6 +128,12 @@ class LiFiReceiver(base.RoleBase):
 
     def status_ext(self):
         ext = {"decoded": self.decoded, "errors": self._rx.errors()}
+        if self._rx.cut:
+            ext["cut"] = self._rx.cut
+        if self.memory_errors:
+            ext["memory_errors"] = self.memory_errors
+        if self.reserve_lost:
+            ext["reserve_lost"] = self.reserve_lost
         if self._book.events_dropped:
             ext["events_dropped"] = self._book.events_dropped
         return ext

@@ -19,10 +19,13 @@ def _broker_address(url: str) -> tuple[str, int]:
 def _show_tick(snapshot: dict) -> None:
     devices = ", ".join("%s %d" % item for item in sorted(snapshot["devices"].items())) or "none yet"
     first = snapshot["first_data_s"]
+    lifi = snapshot.get("lifi")
     click.echo(
-        "[%6.1fs] devices: %s | readings produced %d, received %d, at the platform %d%s"
+        "[%6.1fs] devices: %s | readings produced %d, received %d, at the platform %d%s%s"
         % (snapshot["elapsed_s"], devices, snapshot["produced"], snapshot["received"], snapshot["forwarded"],
-           "" if first is None else " | first data after %.1fs" % first),
+           "" if first is None else " | first data after %.1fs" % first,
+           "" if not lifi else " | LiFi beacons decoded %d, verified %d" % (lifi["beacons_decoded"],
+                                                                         lifi["beacons_verified"])),
         err=True,
     )
 
@@ -32,6 +35,11 @@ def _show_result(result: dict) -> None:
     for key in ("produced", "received", "forwarded", "lost", "duplicates", "dropped_counted"):
         click.echo("  %-16s %d" % (key, result[key]))
     click.echo("  %-16s %s" % ("devices", ", ".join("%s %d" % kv for kv in sorted(result["devices"].items()))))
+    if "lifi" in result:
+        lifi = result["lifi"]
+        click.echo("  %-16s beacons sent %d, decoded %d, verified %d; luminaires covered %d"
+                   % ("lifi", lifi["beacons_sent"], lifi["beacons_decoded"], lifi["beacons_verified"],
+                      lifi["luminaires_covered"]))
     click.echo("Boards")
     for board in result["boards"]:
         click.echo("  %-14s %-10s heap peak %6d B  restarts %d  memory errors %d"

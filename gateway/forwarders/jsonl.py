@@ -2,7 +2,8 @@
 
 A batch is written in one go, flushed and fsynced before it is reported done, so nothing acknowledged is
 lost by a crash or power cut. If writing fails (disk full, I/O error), the file is cut back to where the
-batch started, so it never holds a half-written line, and the batch is kept for retry.
+batch started, so it never holds a half-written line, and the batch is kept for retry; a line torn by a
+killed process is cut when the file is opened again (its items were not done, so they come again).
 Line format: {"id": <outbox id>, "kind": "observation"|"device", "payload": {...}}.
 """
 
@@ -77,6 +78,8 @@ class JsonlForwarder:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             created = not self.path.exists()
+            if not created:
+                self._cut_torn_tail()
             self._file = open(self.path, "ab")  # noqa: SIM115 - held open across batches, closed by close()
             if created and self.fsync:
                 # The file's directory entry must be durable too, or a crash could lose the whole file.
@@ -86,6 +89,27 @@ class JsonlForwarder:
                 finally:
                     os.close(directory)
         return self._file
+
+    def _cut_torn_tail(self) -> None:
+        """A process killed in the middle of a write leaves a line without its end; its items were not
+        reported done and come again, so the torn bytes go, or the next line would be glued to them."""
+        with open(self.path, "rb+") as file:
+            size = file.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            file.seek(size - 1)
+            if file.read(1) == b"\n":
+                return
+            start = max(0, size - (1 << 20))
+            file.seek(start)
+            tail = file.read()
+            end = tail.rfind(b"\n")
+            keep = start + end + 1 if end >= 0 else (0 if start == 0 else None)
+            if keep is None:
+                log.error("file forwarder: %s ends with a torn line longer than 1 MiB; leaving it", self.path)
+                return
+            log.warning("file forwarder: cutting a torn last line (%d bytes) from %s", size - keep, self.path)
+            file.truncate(keep)
 
     def _cut_back(self, size: int) -> None:
         try:

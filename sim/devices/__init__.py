@@ -10,6 +10,9 @@ The machine shim asks, per bus, which parts sit where; wiring comes from `<board
 - attach_adc(pin, board_dir) -> callable returning the pin voltage in V, or None.
 - attach_pin(pin, board_dir) -> callable returning the input level 0/1, or None.
 - note_pwm(pin, duty_u16, board_dir): the PWM shim reports an output duty (drives the lamp load).
+- optical_tx(board_dir) -> optical.OpticalTx for the RMT shim when sim.json wires the board to the
+  optical medium ("optical": {"medium": [host, port], "id": ...}), else None; a wired photodiode then
+  reads the medium's light (optical.OpticalRx).
 """
 
 from sim.devices import environment
@@ -64,7 +67,12 @@ def attach_adc(pin, board_dir):
     make = analog.KINDS.get(spec["part"])
     if make is None:
         raise ValueError("sim.json: unknown ADC part {!r}".format(spec["part"]))
-    return analog.with_faults(wiring, spec["part"], make(_env(wiring), spec))
+    env = _env(wiring)
+    volts = make(env, spec)
+    if spec["part"] == "photodiode" and wiring.section("optical"):
+        from sim.devices.optical import OpticalRx
+        volts = OpticalRx(wiring.section("optical"), volts, lambda: env.lux(env.now())).volts
+    return analog.with_faults(wiring, spec["part"], volts)
 
 
 def attach_pin(pin, board_dir):
@@ -89,3 +97,24 @@ def note_pwm(pin, duty_u16, board_dir):
     if pwm and pwm.get(str(pin), {}).get("part") != "led":
         return
     _env(wiring).led_level = duty_u16 / 65535
+    tx = _optical_txs.get(board_dir)  # made by the RMT's first write: a lamp without LiFi sends nothing
+    if tx is not None:
+        tx.level()
+
+
+_optical_txs = {}
+
+
+def optical_tx(board_dir):
+    """The board's transmitter into the optical medium (one per board), or None when not wired."""
+    if board_dir in _optical_txs:
+        return _optical_txs[board_dir]
+    wiring = for_board(board_dir)
+    tx = None
+    if wiring.section("optical"):
+        from sim.devices.optical import OpticalTx
+        env = _env(wiring)
+        tx = OpticalTx(wiring.section("optical"),
+                       lambda: None if env.led_level is None else int(env.led_level * 65535))
+    _optical_txs[board_dir] = tx
+    return tx

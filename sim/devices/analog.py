@@ -27,7 +27,8 @@ def battery(env, spec):
 
 
 def photodiode(env, spec):
-    # Ambient light only; the simulator's optical channel adds the luminaires' modulated light.
+    # Ambient light only. With the optical medium wired (sim.json "optical"), the luminaires' light
+    # comes from it (sim/devices/optical.py), and this is what the photodiode sees when it is silent.
     gain = spec.get("v_per_klx", 0.08)
     return lambda: min(_FULL_SCALE_V, 0.02 + gain * env.lux(env.now()) / 1000)
 

@@ -3,7 +3,9 @@
 This is the single seam the simulator's world model replaces: device models call `current()` and ask
 it for quantities at a time; nothing else in sim/devices knows where values come from. Values follow
 a day cycle in UTC (plus `utc_offset_h`) with seeded, repeatable jitter, so two runs with the same
-seed and clock see the same readings. MicroPython code (it runs inside the simulated board).
+seed and clock see the same readings. MicroPython code (it runs inside the simulated board), where
+``time.time()`` is the time shim's: the simulated epoch in an accelerated run, so the day cycle runs at
+the run's pace.
 """
 
 import math

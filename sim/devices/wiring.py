@@ -6,6 +6,9 @@
      "adc":  {"34": {"part": "microphone", ...}, "35": {"part": "battery", "divider": 2.0}},
      "pin":  {"27": {"part": "pir"}},
      "pwm":  {"25": {"part": "led"}},        # the output whose duty drives the lamp load
+     "optical": {"medium": ["127.0.0.1", 40123], "id": "rx-000", "delay_ms": 300, "rate": 16000},
+                                             # the optical medium (sim/devices/optical.py): a luminaire's
+                                             # RMT and a receiver's photodiode go through it
      "faults": {"bme280": "absent" | "nack" | "crc" | "range", "lamp": "absent"}}
 
 boards.loader.sim_wiring() writes it from a board definition.

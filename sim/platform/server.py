@@ -110,6 +110,10 @@ class FakePlatform:
     def fail_entities(self, errors: dict[str, int], count: int | None = 1) -> None:
         self.inject(Fault(entity_errors=dict(errors), count=count))
 
+    def fail_some(self, every: int, status: int = 503, count: int | None = 1) -> None:
+        """Answer 207 with every ``every``-th entity failing with ``status``, the others stored."""
+        self.inject(Fault(fail_every=every, fail_status=status, count=count))
+
     def slow_next(self, delay_s: float, count: int | None = 1, commit: bool = True) -> None:
         self.inject(Fault(delay_s=delay_s, commit=commit, count=count))
 
@@ -180,6 +184,8 @@ class FakePlatform:
         if fault is not None and fault.status is None and entity.get("id") in fault.entity_errors:
             status = fault.entity_errors[entity["id"]]
             return "fault-entity", problem(status, "injected failure for this entity")
+        if fault is not None and fault.status is None and fault.fails_in_turn():
+            return "fault-entity", problem(fault.fail_status, "injected failure: the platform is overloaded")
         if validate and self.schemas is not None:
             reasons = self.schemas.errors(entity)
             if reasons:

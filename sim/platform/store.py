@@ -1,10 +1,16 @@
 """The fake platform's memory: entities per tenant with NGSI-LD upsert semantics, and a count of every
-observation it accepted per (tenant, entity id, observedAt), so that a duplicate delivery is visible."""
+observation it accepted per (tenant, entity id, observedAt), so that a duplicate delivery is visible.
+
+A repeated delivery is told apart by content: the same entity again (an idempotent upsert a client
+re-sends after a timeout or a crash) leaves the platform with one observation; a different entity under
+the same id and time is a conflict (two observations claim one instant, the later overwrites the other)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+
+import orjson
 
 DEFAULT_TENANT = ""
 
@@ -24,6 +30,8 @@ class EntityStore:
         self._lock = threading.Lock()
         self._entities: dict[str, dict[str, dict]] = {}
         self._observations: Counter[tuple[str, str, str]] = Counter()
+        self._first_content: dict[tuple[str, str, str], int] = {}  # digest of the first copy
+        self._conflicts: Counter[tuple[str, str, str]] = Counter()  # later copies that differ from it
         self._counters: Counter[str] = Counter()
         self._rejections: Counter[str] = Counter()
         self._received: deque[dict] = deque(maxlen=received_limit)
@@ -32,6 +40,7 @@ class EntityStore:
     def upsert(self, tenant: str, entity: dict, mode: str) -> bool:
         """Store `entity`; True when it did not exist. mode "update" merges attributes, "replace" replaces."""
         entity = {k: v for k, v in entity.items() if k != "@context"}
+        digest = hash(orjson.dumps(entity, option=orjson.OPT_SORT_KEYS))
         with self._lock:
             entities = self._entities.setdefault(tenant, {})
             existing = entities.get(entity["id"])
@@ -40,7 +49,10 @@ class EntityStore:
             else:
                 entities[entity["id"]] = entity
             for instant in observation_times(entity):
-                self._observations[(tenant, entity["id"], instant)] += 1
+                key = (tenant, entity["id"], instant)
+                self._observations[key] += 1
+                if self._first_content.setdefault(key, digest) != digest:
+                    self._conflicts[key] += 1
             self._counters["entities_accepted"] += 1
             return existing is None
 
@@ -77,6 +89,11 @@ class EntityStore:
         with self._lock:
             return {(eid, at): n for (t, eid, at), n in self._observations.items() if t == tenant}
 
+    def observation_conflicts(self, tenant: str = DEFAULT_TENANT) -> dict[tuple[str, str], int]:
+        """(entity id, observedAt) -> copies whose content differed from the first one (absent: none)."""
+        with self._lock:
+            return {(eid, at): n for (t, eid, at), n in self._conflicts.items() if t == tenant}
+
     def stats(self) -> dict:
         with self._lock:
             duplicates = [{"tenant": t, "id": eid, "observedAt": at, "count": n}
@@ -90,6 +107,7 @@ class EntityStore:
                                  "total": sum(self._observations.values()),
                                  "duplicates": len(duplicates)},
                 "duplicates": duplicates[:1000],
+                "observations_conflicting": len(self._conflicts),
                 "received_kept": len(self._received),
                 "received_dropped": self._received_dropped,
             }
@@ -98,6 +116,8 @@ class EntityStore:
         with self._lock:
             self._entities.clear()
             self._observations.clear()
+            self._first_content.clear()
+            self._conflicts.clear()
             self._counters.clear()
             self._rejections.clear()
             self._received.clear()

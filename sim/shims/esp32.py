@@ -1,5 +1,6 @@
-"""``esp32`` for a simulated board: RMT (what it was told to send is kept for the optical channel) and
-NVS (one JSON file per namespace in the board's flash directory)."""
+"""``esp32`` for a simulated board: RMT (what it is told to send goes to the simulator's optical medium
+when sim.json wires one, see sim/devices/optical.py) and NVS (one JSON file per namespace in the board's
+flash directory)."""
 
 import json
 
@@ -14,6 +15,7 @@ class RMT:
         self.idle_level = idle_level
         self.sent = 0           # pulse trains written
         self.last = None        # (durations, data) of the last one
+        self._optical = None    # the optical medium's transmitter, found at the first write
 
     @staticmethod
     def source_freq():
@@ -22,6 +24,11 @@ class RMT:
     def write_pulses(self, duration, data=True):
         self.last = (duration, data)
         self.sent += 1
+        if self._optical is None:
+            self._optical = (_board.devices.optical_tx(_board.DIR) if _board.devices else None) or False
+        if self._optical:
+            # Pulses in APB ticks divided by clock_div; `data` is the first pulse's level.
+            self._optical.pulses(duration, data, 80000000 // self.clock_div)
 
     def wait_done(self, timeout=0):
         return True

@@ -247,24 +247,35 @@ class UART:
         return 0 if self._model is None else self._model.any()
 
 
+# The watchdog counts real milliseconds even in an accelerated run (sim/shims/time.py): it guards the
+# board's CPU, which runs at real speed, and simulated time would turn every millisecond the host
+# makes the process wait into X of them.
+_wdt_ticks_ms = getattr(time, "real_ticks_ms", time.ticks_ms)
+_wdt_sleep = getattr(time, "real_sleep", time.sleep)
+
+
 class WDT:
     """Resets the board (ends the process, cause "watchdog") when not fed within ``timeout`` ms."""
 
     def __init__(self, id=0, timeout=5000):
         import _thread
         self.timeout = timeout
-        self._fed = time.ticks_ms()
+        self._fed = _wdt_ticks_ms()
         _thread.start_new_thread(self._watch, ())
 
     def feed(self):
-        self._fed = time.ticks_ms()
+        self._fed = _wdt_ticks_ms()
 
     def _watch(self):
+        # Sleep until the timeout could have run out since the last feed. time.sleep, not sleep_ms:
+        # the unix port's sleep_ms wakes every millisecond, which made this thread most of an idle
+        # board's CPU.
         while True:
-            time.sleep_ms(100)
-            if time.ticks_diff(time.ticks_ms(), self._fed) > self.timeout:
+            left = self.timeout - time.ticks_diff(_wdt_ticks_ms(), self._fed)
+            if left < 0:
                 _board.write_reset("watchdog")
                 _board.die()
+            _wdt_sleep(max(left + 1, 10) / 1000)
 
 
 class RTC:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sim.board_process import find_micropython
+
 from protocols.lifi import beacon as b
 
 REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = "/work/venv/bin/micropython"
+MICROPYTHON = find_micropython()
 MASTER = b"site master key of lille-fives!!"
 LAMP = "a4cf12f00d01"
 

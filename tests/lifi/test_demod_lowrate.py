@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.board_process import find_micropython
+
 from protocols.lifi import beacon, dimming, frame, rx_lowrate
 from protocols.lifi.errors import LifiError
 from protocols.lifi.modes import mode_by_name
 
 REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = "/work/venv/bin/micropython"
+MICROPYTHON = find_micropython()
 
 
 def adc_codes(payloads, mode="ook-100k", sps=4, offset_ppm=0.0, noise=40.0, seed=0, damage=None):

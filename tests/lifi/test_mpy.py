@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sim.board_process import find_micropython
+
 REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = "/work/venv/bin/micropython"
+MICROPYTHON = find_micropython()
 
 pytestmark = pytest.mark.micropython
 

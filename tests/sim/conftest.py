@@ -49,8 +49,10 @@ def blank_board(tmp_path: Path):
     board.close()
 
 
+# Not named `port`: pytest-embedded's autouse fixtures request `port`, which would boot a blank board
+# for every test in this folder.
 @pytest.fixture
-def port(blank_board):
+def console(blank_board):
     client = Port(blank_board.port)
     client.read_until(b">>> ")
     yield client

@@ -19,37 +19,37 @@ def enter_raw(port: Port) -> None:
     port.read_until(b"raw REPL; CTRL-B to exit\r\n>")
 
 
-def test_friendly_repl_evaluates_and_echoes(port):
-    port.write(b"6*7\r")
-    assert port.read_until(b">>> ").endswith(b"6*7\r\n42\n>>> ")
-    port.write(b"for i in range(3):\r    print(i * 10)\r\r")
-    out = port.read_until(b">>> ")
+def test_friendly_repl_evaluates_and_echoes(console):
+    console.write(b"6*7\r")
+    assert console.read_until(b">>> ").endswith(b"6*7\r\n42\n>>> ")
+    console.write(b"for i in range(3):\r    print(i * 10)\r\r")
+    out = console.read_until(b">>> ")
     assert b"... " in out and b"0\n10\n20\n" in out
 
 
-def test_friendly_repl_reports_errors_and_keeps_serving(port):
-    port.write(b"undefined_name\r")
-    out = port.read_until(b">>> ")
+def test_friendly_repl_reports_errors_and_keeps_serving(console):
+    console.write(b"undefined_name\r")
+    out = console.read_until(b">>> ")
     assert b"NameError" in out
-    port.write(b"x = 5\rx + 1\r")
-    assert b"6\n" in port.read_until(b"6\n")
+    console.write(b"x = 5\rx + 1\r")
+    assert b"6\n" in console.read_until(b"6\n")
 
 
-def test_raw_repl_framing_matches_pyexec(port):
-    enter_raw(port)
-    port.write(b"print('a')\nprint('b')\x04")
-    assert port.read_until(b">") == b"OKa\nb\n\x04\x04>"
-    port.write(b"1/0\x04")
-    reply = port.read_until(b"\x04>")
+def test_raw_repl_framing_matches_pyexec(console):
+    enter_raw(console)
+    console.write(b"print('a')\nprint('b')\x04")
+    assert console.read_until(b">") == b"OKa\nb\n\x04\x04>"
+    console.write(b"1/0\x04")
+    reply = console.read_until(b"\x04>")
     assert reply.startswith(b"OK\x04") and b"ZeroDivisionError" in reply
-    port.write(b"\x02")
-    assert b"Type \"help()\"" in port.read_until(b">>> ")
+    console.write(b"\x02")
+    assert b"Type \"help()\"" in console.read_until(b">>> ")
 
 
-def test_raw_paste_grants_windows_and_runs_the_source(port):
-    enter_raw(port)
-    port.write(b"\x05A\x01")
-    header = port.read_exact(5)
+def test_raw_paste_grants_windows_and_runs_the_source(console):
+    enter_raw(console)
+    console.write(b"\x05A\x01")
+    header = console.read_exact(5)
     assert header[:2] == b"R\x01" and header[4:] == b"\x01"
     window = int.from_bytes(header[2:4], "little")
     assert window == 128
@@ -58,14 +58,14 @@ def test_raw_paste_grants_windows_and_runs_the_source(port):
     grants, sent = 2, 0
     while sent < len(source):
         if sent + window > grants * window:
-            assert port.read_until(b"\x01", timeout=5).endswith(b"\x01")
+            assert console.read_until(b"\x01", timeout=5).endswith(b"\x01")
             grants += 1
         chunk = source[sent:sent + window]
-        port.write(chunk)
+        console.write(chunk)
         sent += len(chunk)
-    port.write(b"\x04")
-    port.read_until(b"\x04")
-    assert port.read_until(b"\x04>") == b"60\n\x04\x04>"
+    console.write(b"\x04")
+    console.read_until(b"\x04")
+    assert console.read_until(b"\x04>") == b"60\n\x04\x04>"
 
 
 def test_mpremote_exec_fs_and_deploy(blank_board, tmp_path):
@@ -81,32 +81,32 @@ def test_mpremote_exec_fs_and_deploy(blank_board, tmp_path):
     assert blank_board.starts >= 4
 
 
-def test_soft_reset_restarts_the_process_keeping_port_and_flash(blank_board, port):
+def test_soft_reset_restarts_the_process_keeping_port_and_flash(blank_board, console):
     path = blank_board.port
-    port.write(b"open('kept.txt', 'w').write('yes')\r")
-    port.read_until(b">>> ")
-    port.write(b"\x04")
-    port.read_until(b"MPY: soft reboot\r\n")
-    assert port.read_until(b">>> ")
+    console.write(b"open('kept.txt', 'w').write('yes')\r")
+    console.read_until(b">>> ")
+    console.write(b"\x04")
+    console.read_until(b"MPY: soft reboot\r\n")
+    assert console.read_until(b">>> ")
     assert blank_board.starts == 2 and blank_board.port == path
-    port.write(b"print(open('kept.txt').read())\r")
-    assert b"yes\n" in port.read_until(b">>> ")
+    console.write(b"print(open('kept.txt').read())\r")
+    assert b"yes\n" in console.read_until(b">>> ")
 
 
-def test_machine_reset_restarts_with_its_cause(blank_board, port):
-    port.write(b"import machine; machine.reset()\r")
+def test_machine_reset_restarts_with_its_cause(blank_board, console):
+    console.write(b"import machine; machine.reset()\r")
     assert blank_board.wait_restarted(2)
-    port.read_until(b">>> ")
-    port.write(b"import machine; print('cause', machine.reset_cause())\r")
-    assert b"cause 5\n" in port.read_until(b">>> ")
+    console.read_until(b">>> ")
+    console.write(b"import machine; print('cause', machine.reset_cause())\r")
+    assert b"cause 5\n" in console.read_until(b">>> ")
 
 
-def test_power_cycle_keeps_the_port_and_comes_back_in_the_friendly_repl(blank_board, port):
-    enter_raw(port)
+def test_power_cycle_keeps_the_port_and_comes_back_in_the_friendly_repl(blank_board, console):
+    enter_raw(console)
     blank_board.power_cycle()
-    assert b"Type \"help()\"" in port.read_until(b">>> ")
-    port.write(b"import machine; print('cause', machine.reset_cause())\r")
-    assert b"cause 1\n" in port.read_until(b">>> ")
+    assert b"Type \"help()\"" in console.read_until(b">>> ")
+    console.write(b"import machine; print('cause', machine.reset_cause())\r")
+    assert b"cause 1\n" in console.read_until(b">>> ")
     assert blank_board.starts == 2
 
 

@@ -7,6 +7,12 @@ from sim import faults
 from sim.faults import Fault, FaultPlanError
 
 
+@pytest.fixture
+def port():
+    """pytest-embedded's autouse `parametrize_fixtures` asks every test for `port`; the one in conftest.py
+    boots a blank board. These tests need no console, so theirs is nothing."""
+
+
 def test_parses_every_form_in_start_order():
     plan = faults.parse("power-cycle@45:node-003, broker-outage@20+15,partition@1m+10s:node-00*,"
                         "platform-down@10+20")
@@ -21,6 +27,14 @@ def test_parses_every_form_in_start_order():
     assert str(plan[3]) == "partition@60+10:node-00*"
 
 
+def test_platform_down_names_how_the_platform_fails():
+    plan = faults.parse("platform-down@1+2,platform-down@5+2:timeout,platform-down@9+2:207,"
+                        "platform-down@12+2:503")
+    assert [fault.target for fault in plan] == [None, "timeout", "207", "503"]
+    assert str(plan[1]) == "platform-down@5+2:timeout" and faults.parse(str(plan[1])) == [plan[1]]
+    assert faults.unmatched(plan, ["node-000"]) == []  # a failure mode is not a board glob
+
+
 def test_empty_plan_has_no_faults():
     assert faults.parse("") == [] and faults.parse(None) == []
 
@@ -33,6 +47,8 @@ def test_empty_plan_has_no_faults():
     ("broker-outage@5", "needs a duration"),
     ("partition@5+5", "needs a target"),
     ("gateway-kill@5+5:node-001", "acts on a service"),
+    ("platform-down@5+5:node-001", "platform-down fails as one of :503, :timeout, :207, not 'node-001'"),
+    ("platform-down@5:timeout", "needs a duration"),
     ("power-cycle@5:node-001,,platform-down@1+1", "empty item"),
 ])
 def test_rejects_with_a_precise_reason(plan, message):
@@ -61,12 +77,12 @@ def test_one_sim_group_carries_every_sim_command():
     assert set(group.commands) >= expected
 
 
-def test_cli_refuses_time_acceleration_and_bad_plans():
+def test_cli_refuses_slow_motion_and_bad_plans():
     from click.testing import CliRunner
 
     from gateway.cli.main import cli
     runner = CliRunner()
-    accel = runner.invoke(cli, ["sim", "run", "--accel", "60"], standalone_mode=False)
-    assert isinstance(accel.exception, InvalidInputError) and "acceleration" in str(accel.exception)
+    accel = runner.invoke(cli, ["sim", "run", "--accel", "0.5"], standalone_mode=False)
+    assert isinstance(accel.exception, InvalidInputError) and "--accel" in str(accel.exception)
     plan = runner.invoke(cli, ["sim", "run", "--faults", "meteor@1"], standalone_mode=False)
     assert isinstance(plan.exception, FaultPlanError)

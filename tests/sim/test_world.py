@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim import world
+from sim.board_process import find_micropython
 from sim.world import World, WorldEnvironment, solar_elevation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_micropython_computes_the_same_world(tmp_path):
     times = [JUNE + 3600 * h + 17 for h in range(0, 48, 5)] + [DEC + 40000]
     script = ("import json\nfrom sim.world import World\nw = World(5, 'place-du-general')\n"
               "print(json.dumps([w.sample(t) for t in %r]))\n" % times)
-    out = subprocess.run(["/work/venv/bin/micropython", "-c", script], capture_output=True, text=True,
+    out = subprocess.run([find_micropython(), "-c", script], capture_output=True, text=True,
                          env={"MICROPYPATH": ".frozen:%s" % REPO}, cwd=tmp_path, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     on_mpy = json.loads(out.stdout)
