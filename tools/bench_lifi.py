@@ -2,7 +2,7 @@
 CPython receiver speed, MicroPython beacon frame cost. Prints a report (or `--json`: one JSON object of
 named figures) and writes a PNG of the BER curves to the path it prints.
 
-    /work/venv/bin/python tools/bench_lifi.py [--json] [--quick] [--plot PATH]
+    .venv/bin/python tools/bench_lifi.py [--json] [--quick] [--plot PATH] [--only SECTION]
 
 Methods (the figures' meaning):
 * SNR gamma = A^2 T / N0 per optical clock period; theory: OOK-Manchester Q(sqrt(gamma)), VPPM
@@ -10,14 +10,21 @@ Methods (the figures' meaning):
   BER is turned back into the gamma theory needs for the measured BER; the difference is the gap in dB.
 * "receiver" points run the real fast-path front end (DC removal, timing recovery, integrate-and-dump)
   on sampled light; "detector" points draw matched-filter outputs from their law (cheap at 1e-5).
-* coded: all-zero codeword through the batch Viterbi decoder (sim/lifi/coded_ber.py), RS decoded by GMD:
-  errors-only, then erasing the 2, 4, 6, 8 least reliable symbols of a block and keeping the candidate
-  closest in soft distance; a symbol's reliability is the SOVA (soft-output Viterbi) reliability of its
-  least sure bit. Blocks with at most 4 wrong symbols are counted corrected (errors-only); every other
-  block is decoded by the core's own rs.decode_block_gmd and its output counted as is; the whole chain
-  is cross-checked against the core's stream decoder (fec.decode_nibbles). BER 1e-5 crossing
-  interpolated in log-BER between measured points (extrapolated from the last two with errors when the
-  next point has none). The errors-only BER at 4.25 dB is printed alongside for comparison.
+* coded (ook-11.67k, RS(15,7)+CC(1/4), 56-byte PSDU): the all-zero codeword (the chain is linear and the
+  channel symmetric) through the batch soft-decision Viterbi decoder (sim/lifi/coded_ber.py; its input is
+  the unquantised Manchester pair difference, as in the receiver), then RS: errors-only; one round of
+  decoder feedback (the bits of every block errors-only decoding accepted are pinned and the Viterbi
+  decoder runs again; the interleaver spreads a Viterbi error burst over several blocks, so the decoded
+  ones clean up the others); then GMD on the blocks still refused (erase the 2, 4, 6, 8 least reliable
+  symbols, SOVA reliabilities, keep the candidate closest in soft distance). The core's RS decoder runs on
+  every refused block, so its miscorrections are counted (and pinned) as a receiver would suffer them.
+  The single-pass chain (no feedback: what fec.decode_nibbles does after the Viterbi decoder) is
+  measured too and cross-checked against the core. Eb/N0 is AC energy per information bit (code rate
+  with the CC tail, Manchester counted), the same axis as uncoded OOK (Eb/N0 = gamma / 2). The gain is
+  uncoded theory's 9.59 dB minus the coded Eb/N0 at BER 1e-5, interpolated in log-BER between the two
+  measured points that bracket it; each runs to >= 100 failed frames (the independent error events) or
+  its bit budget, and the 95 % interval propagates the burst-aware standard error of both points
+  (sqrt(sum of squared per-frame errors) / errors).
 * false frame acceptance per position = P(sync) x P(PHR accepted) x P(PSDU CRC passes), stages measured on
   random chips/bytes (independent fields); P(sync) at the real threshold from the binomial law, which the
   measured pass rates at relaxed thresholds are compared with.
@@ -91,38 +98,87 @@ def vppm_duties(figures: dict, quick: bool) -> dict:
     return curves
 
 
-def coding_gain(figures: dict, quick: bool) -> tuple[list, float]:
-    link = coded_ber.CodedLink(56, (15, 7), (1, 4), max_erasures=8)
-    errors_only = coded_ber.CodedLink(56, (15, 7), (1, 4))
-    reference = errors_only.point(theory.db(theory.undb(4.25) * 2.0 * link.code_rate),
-                                  max_bits=(10**6 if quick else 10**7), min_errors=100, seed=33)
+CODED_GRID_DB = (3.5, 3.75, 4.0, 4.25, 4.5, 4.75, 5.0, 5.25, 5.5, 5.75, 6.0)
+
+
+def _ebn0_to_gamma_db(ebn0_db: float, link) -> float:
+    return theory.db(theory.undb(ebn0_db) * 2.0 * link.code_rate)
+
+
+def _coded_curve(link, quick: bool, seed: int) -> list:
+    """Points up the Eb/N0 grid until one is below 1e-5 (the crossing is bracketed); each point runs
+    to 100 bit errors and 100 failed frames (independent error events), or the bit budget."""
     points = []
-    for ebn0 in (3.5, 4.0, 4.25, 4.5, 4.75, 5.0, 5.25, 5.5):
-        gamma_db = theory.db(theory.undb(ebn0) * 2.0 * link.code_rate)
-        point = link.point(gamma_db, max_bits=(2 * 10**6 if quick else 3 * 10**7), min_errors=100,
-                           batch=1000, seed=31)
+    for ebn0 in CODED_GRID_DB:
+        point = link.point(_ebn0_to_gamma_db(ebn0, link), max_bits=(3 * 10**6 if quick else 12 * 10**7),
+                           min_errors=100, min_frame_errors=100, batch=500, seed=seed)
         points.append(point)
-        if point.ber < 1e-5:  # the 1e-5 crossing is bracketed
+        if point.ber < 1e-5:
             break
-    crossing_gamma = coded_ber.gamma_for_ber(points, 1e-5)
-    coded_ebn0 = theory.ebn0_db_manchester(theory.undb(crossing_gamma), link.code_rate)
-    uncoded_ebn0 = theory.ebn0_db_manchester(theory.gamma_manchester(1e-5))
-    disagree, compared = link.check_against_core(theory.db(theory.undb(4.2) * 2 * link.code_rate), 300, seed=32)
+    return points
+
+
+def _gain_figures(figures: dict, key: str, link, points: list) -> float:
+    """Coding gain at BER 1e-5 over uncoded OOK-Manchester theory, both on Eb/N0 per information bit,
+    with the 95 % interval of the crossing (burst-aware error counts, `coded_ber.gamma_for_ber_interval`)."""
+    crossing, se_db = coded_ber.gamma_for_ber_interval(points, 1e-5)
+    coded_ebn0 = theory.ebn0_db_manchester(theory.undb(crossing), link.code_rate)
+    gain = theory.ebn0_db_manchester(theory.gamma_manchester(1e-5)) - coded_ebn0
+    bracket = [p for p in points if p.bit_errors][-2:]
+    figures.update({
+        # at the same chip SNR (same light, same optical clock), what the mode's lower data rate buys
+        key + ".link_gain_db_same_chip_snr_at_1e-5": round(
+            theory.db(theory.gamma_manchester(1e-5)) - crossing, 3),
+        key + ".ebn0_db_at_ber_1e-5": round(coded_ebn0, 3),
+        key + ".coding_gain_db_at_1e-5": round(gain, 3),
+        key + ".coding_gain_db_at_1e-5.ci95": [round(gain - 1.96 * se_db, 3), round(gain + 1.96 * se_db, 3)],
+        key + ".crossing_points_frame_errors": [p.frame_errors for p in bracket],
+        key + ".crossing_points_bit_errors": [p.bit_errors for p in bracket],
+        key + ".points": [p.as_dict() for p in points],
+    })
+    return gain
+
+
+def coding_gain(figures: dict, quick: bool) -> dict:
+    """RS(15,7)+CC(1/4) (ook-11.67k): the receiver's chain (soft Viterbi, RS with one round of decoder
+    feedback, then GMD), the same without feedback (the core's stream decoder after a soft Viterbi),
+    errors-only RS for reference. Returns the curves for the plot."""
+    receiver = coded_ber.CodedLink(56, (15, 7), (1, 4), max_erasures=8, feedback=1)
+    single = coded_ber.CodedLink(56, (15, 7), (1, 4), max_erasures=8)
+    errors_only = coded_ber.CodedLink(56, (15, 7), (1, 4))
+    reference = errors_only.point(_ebn0_to_gamma_db(4.25, errors_only), max_bits=(10**6 if quick else 10**7),
+                                  min_errors=100, seed=33)
+    curves = {"RS(15,7)+CC(1/4), feedback + GMD": _coded_curve(receiver, quick, 31),
+              "RS(15,7)+CC(1/4), single pass GMD": _coded_curve(single, quick, 34)}
+    _gain_figures(figures, "coded", receiver, curves["RS(15,7)+CC(1/4), feedback + GMD"])
+    _gain_figures(figures, "coded.single_pass", single, curves["RS(15,7)+CC(1/4), single pass GMD"])
+    disagree, compared = single.check_against_core(_ebn0_to_gamma_db(4.2, single), 300, seed=32)
     figures.update({
         "coded.mode": "ook-11.67k RS(15,7)+CC(1/4), 56-byte PSDU",
-        "coded.rs_decoding": "GMD, up to 8 erasures from SOVA bit reliabilities",
+        "coded.decoding": "soft-decision Viterbi (unquantised Manchester pair differences); RS errors-only, "
+                          "1 round of decoder feedback (bits of the blocks errors-only decoding accepted "
+                          "pinned, "
+                          "Viterbi again), then GMD with up to 8 erasures from SOVA reliabilities",
+        "coded.ebn0_definition": "AC energy per information bit (code rate with tail and Manchester counted)",
         "coded.errors_only_ber_at_4.25db": reference.ber,
-        "coded.gmd_ber_at_4.25db": next((p.ber for p in points if round(p.ebn0_db, 2) == 4.25), None),
-        "coded.code_rate_with_tail": round(link.code_rate, 5),
-        "coded.ebn0_db_at_ber_1e-5": round(coded_ebn0, 2),
-        "uncoded.ebn0_db_at_ber_1e-5": round(uncoded_ebn0, 2),
-        "coded.coding_gain_db_at_1e-5": round(uncoded_ebn0 - coded_ebn0, 2),
-        "coded.link_gain_db_same_chip_snr_at_1e-5": round(theory.db(theory.gamma_manchester(1e-5)) - crossing_gamma, 2),
+        "coded.code_rate_with_tail": round(receiver.code_rate, 5),
+        "uncoded.ebn0_db_at_ber_1e-5": round(theory.ebn0_db_manchester(theory.gamma_manchester(1e-5)), 3),
         "coded.rs_rule_vs_core_disagreements": disagree,
         "coded.rs_rule_vs_core_frames": compared,
-        "coded.points": [p.as_dict() for p in points],
     })
-    return points, coded_ebn0
+    for name in ("ook-24.44k", "ook-48.89k"):  # the other CC modes, for the plot: a shorter budget
+        mode = modes.mode_by_name(name)
+        link = coded_ber.CodedLink(55, mode.rs, mode.cc, max_erasures=15 - mode.rs[1], feedback=1)
+        points = []
+        budget = 5 * 10**5 if quick else 4 * 10**6
+        for ebn0 in np.arange(1.0, 8.01, 0.5):
+            gamma_db = _ebn0_to_gamma_db(float(ebn0), link)
+            point = link.point(gamma_db, max_bits=budget, min_errors=100, batch=500, seed=35)
+            points.append(point)
+            if point.ber < 1e-6:  # also when no error was seen: the budget cannot show lower
+                break
+        curves["%s RS(15,%d)+CC(%d/%d), feedback + GMD" % ((name, mode.rs[1]) + tuple(mode.cc))] = points
+    return curves
 
 
 # --- false frame acceptance ---------------------------------------------------------------------------
@@ -350,7 +406,7 @@ def micropython(figures: dict) -> None:
     else:
         for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
             figures["mpy.beacon_frame." + key] = value
-    low = subprocess.run(["/work/venv/bin/micropython", "-X", "heapsize=192K", str(REPO / "tests/lifi/mpy_lowrate_check.py"),
+    low = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=192K", str(REPO / "tests/lifi/mpy_lowrate_check.py"),
                           str(REPO)], capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
     for line in low.stdout.splitlines():
         if line.startswith("us_per_sample"):
@@ -359,12 +415,15 @@ def micropython(figures: dict) -> None:
 
 # --- plot ---------------------------------------------------------------------------------------------
 
-def plot(path: str, ook_points, vppm_curves, coded_points) -> str:
+def plot(path: str, ook_points, vppm_curves, coded_curves: dict) -> str:
+    """Left: uncoded line codes against theory on the chip SNR axis. Right: BER against Eb/N0 per
+    information bit for uncoded OOK (theory and receiver simulation) and the coded modes."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
     fine = np.linspace(0, 22, 300)
     left.semilogy(fine, [theory.ber_manchester(theory.undb(g)) for g in fine], "k-", lw=1, label="OOK-Manchester theory")
@@ -382,12 +441,16 @@ def plot(path: str, ook_points, vppm_curves, coded_points) -> str:
     left.legend(fontsize=7, loc="lower left")
     eb = np.linspace(0, 12, 200)
     right.semilogy(eb, [theory.q_function(math.sqrt(2 * theory.undb(x))) for x in eb], "k-", lw=1,
-                   label="uncoded OOK-Manchester (theory)")
-    shown = [p for p in coded_points if p.bit_errors]
-    right.semilogy([p.ebn0_db for p in shown], [p.ber for p in shown], "ro-", ms=4, label="RS(15,7)+CC(1/4) sim")
+                   label="uncoded OOK-Manchester, theory")
+    shown = [p for p in ook_points if p.errors]  # Eb/N0 = gamma / 2 for an uncoded Manchester bit
+    right.semilogy([theory.ebn0_db_manchester(theory.undb(p.gamma_db)) for p in shown], [p.ber for p in shown],
+                   "ko", ms=4, label="uncoded OOK-Manchester, receiver sim")
+    for (label, points), style in zip(coded_curves.items(), ("ro-", "m^--", "bs-", "gd-")):
+        shown = [p for p in points if p.bit_errors]
+        right.semilogy([p.ebn0_db for p in shown], [p.ber for p in shown], style, ms=4, lw=1, label=label)
     right.axhline(1e-5, color="grey", lw=0.5)
     right.set(xlabel="Eb/N0 per information bit (dB)", ylabel="BER", ylim=(1e-7, 0.5),
-              title="Coded mode ook-11.67k")
+              title="Coded OOK modes (soft-decision Viterbi)")
     right.grid(True, which="both", alpha=0.3)
     right.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
@@ -400,7 +463,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object of named figures")
     parser.add_argument("--quick", action="store_true", help="fewer bits: a smoke run, not the targets")
-    parser.add_argument("--plot", default="/tmp/reverbere-lifi-ber.png", help="PNG path")
+    parser.add_argument("--plot", default=str(REPO / "reports" / "lifi-ber.png"),
+                        help="PNG path (default reports/lifi-ber.png; reports/ is git-ignored)")
     parser.add_argument("--only", choices=["coded", "false", "speed", "dimming", "impairments"],
                         help="run one section only (no plot)")
     opts = parser.parse_args()
@@ -416,20 +480,20 @@ def main() -> None:
     started = time.perf_counter()
     ook_points = uncoded_ook(figures, opts.quick)
     vppm_curves = vppm_duties(figures, opts.quick)
-    coded_points, _ = coding_gain(figures, opts.quick)
+    coded_curves = coding_gain(figures, opts.quick)
     false_acceptance(figures, opts.quick)
     dimming_windows(figures)
     flicker_spectrum(figures)
     impairments(figures, opts.quick)
     speed(figures)
     micropython(figures)
-    figures["plot"] = plot(opts.plot, ook_points, vppm_curves, coded_points)
+    figures["plot"] = plot(opts.plot, ook_points, vppm_curves, coded_curves)
     figures["bench_seconds"] = round(time.perf_counter() - started, 1)
     if opts.json:
         print(json.dumps(figures))
         return
     for key, value in figures.items():
-        if key != "coded.points":
+        if not key.endswith(".points"):
             print("%-58s %s" % (key, value))
     print("plot written to %s" % figures["plot"])
 

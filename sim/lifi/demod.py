@@ -11,9 +11,10 @@ Pipeline:
    in the Manchester form of dimmed frames after removing compensation pairs (`dimming`'s rule);
 4. PHR: decoded with the header mode, checked by `header.parse_header` (check sequence, fields);
 5. PSDU: decoded through the core's codes (`fec`: RS and interleaver; the convolutional code by the
-   numpy batch Viterbi on the same trellis, unquantised soft values; an RS block the errors-only
-   decoder refuses is retried with erasures: GMD over the soft-output Viterbi's symbol reliabilities,
-   the core's `rs.decode_block_gmd`); Manchester and 4B6B decisions
+   numpy batch Viterbi on the same trellis, unquantised soft values; when an RS block is refused,
+   one round of decoder feedback (the decoded blocks pin their bits, Viterbi again), then erasures:
+   GMD over the soft-output Viterbi's symbol reliabilities, the core's `rs.decode_block_gmd`);
+   Manchester and 4B6B decisions
    are vectorised here (4B6B by maximum correlation with the 16 code words, the maximum-likelihood
    decision the core's hard nearest-word rule approximates); CRC-16 checked.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from protocols.lifi import fec, header, linecode
+from protocols.lifi import fec, header, linecode, rs
 from protocols.lifi.errors import HeaderError, LifiError, PayloadCRCError, TruncatedFrame
 from protocols.lifi.modes import OOK, Mode, header_mode, mode_by_name
 from sim.lifi import timing, viterbi
@@ -125,19 +126,63 @@ def _pair_differences(stream: _Stream, pos: int, n: int) -> np.ndarray:
 
 def _rs_decode(bits: np.ndarray, mode: Mode, n_bytes: int, soft: np.ndarray | None = None) -> tuple[bytes, int]:
     """Viterbi output bits -> nibbles -> deinterleave and RS decode in the core. When that fails and
-    the Viterbi input `soft` is given, the field is decoded again with per-symbol reliabilities (the
-    soft-output pass costs more, so only frames that need it pay for it) and RS retried with erasures."""
-    nibbles = (bits.reshape(-1, 4) @ np.array([8, 4, 2, 1])).astype(np.uint8)
+    the Viterbi input `soft` is given: one round of decoder feedback (the blocks that did decode pin
+    their bits, the Viterbi decoder runs again, RS again), then per-symbol reliabilities from the
+    soft-output pass and RS retried with erasures (GMD). Only frames that need them pay for these."""
     try:
-        data, corrected = fec.decode_nibbles(bytearray(nibbles.tobytes()), mode.rs, n_bytes, interleaved=True)
+        return _rs_stream(bits, mode, n_bytes)
     except LifiError:
         if soft is None:
             raise
-        _, bit_reliability = viterbi.decode(soft, mode.cc, bits.shape[-1], reliability=True)
-        reliability = viterbi.symbol_reliability(bit_reliability).tolist()
-        data, corrected = fec.decode_nibbles(bytearray(nibbles.tobytes()), mode.rs, n_bytes, interleaved=True,
-                                             reliability=reliability)
+    known = _feedback_bits(_nibbles(bits), mode, n_bytes)
+    if known is not None:
+        bits = viterbi.decode(soft, mode.cc, bits.shape[-1], known=known)
+        try:
+            return _rs_stream(bits, mode, n_bytes)
+        except LifiError:
+            pass
+    bits, bit_reliability = viterbi.decode(soft, mode.cc, bits.shape[-1], reliability=True, known=known)
+    reliability = viterbi.symbol_reliability(bit_reliability).tolist()
+    return _rs_stream(bits, mode, n_bytes, reliability)
+
+
+def _nibbles(bits: np.ndarray) -> np.ndarray:
+    return (bits.reshape(-1, 4) @ np.array([8, 4, 2, 1])).astype(np.uint8)
+
+
+def _rs_stream(bits: np.ndarray, mode: Mode, n_bytes: int,
+               reliability: list | None = None) -> tuple[bytes, int]:
+    data, corrected = fec.decode_nibbles(bytearray(_nibbles(bits).tobytes()), mode.rs, n_bytes,
+                                         interleaved=True, reliability=reliability)
     return bytes(data), corrected
+
+
+def _feedback_bits(nibbles: np.ndarray, mode: Mode, n_bytes: int) -> np.ndarray | None:
+    """CC input bits (int8, -1 unknown) learnt from the RS blocks that decode errors-only (their rare
+    miscorrections included: trusting only blocks within t - 1 corrections lost more than it saved,
+    see `coded_ber`); None when no block decodes. The interleaver spread the Viterbi decoder's error
+    bursts over several blocks, so pinning the decoded ones leaves the others far fewer errors."""
+    k = mode.rs[1]
+    trust = (fec.RS_N - k) // 2
+    count = len(nibbles)
+    words = fec.deinterleave(bytearray(nibbles.tobytes()))
+    known = np.full(count, -1, dtype=np.int16)
+    src = dst = 0
+    while dst < 2 * n_bytes:
+        length = min(k, 2 * n_bytes - dst) + fec.RS_N - k  # the last block may be shortened
+        word = bytearray(words[src:src + length])
+        try:
+            if rs.decode_block(word, k) <= trust:
+                known[src:src + length] = np.frombuffer(bytes(word), dtype=np.uint8)
+        except rs.RSError:
+            pass
+        src += length
+        dst += length - (fec.RS_N - k)
+    if not np.any(known >= 0):
+        return None
+    sent = known[np.frombuffer(fec.interleave_order(count), dtype=np.uint16)]
+    bits = (sent[:, None] >> np.array([3, 2, 1, 0])) & 1
+    return np.where(sent[:, None] < 0, -1, bits).astype(np.int8).reshape(-1)
 
 
 def _decode_field(stream: _Stream, pos: int, n_bytes: int, mode: Mode) -> tuple[bytes, int, int, np.ndarray]:

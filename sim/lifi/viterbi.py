@@ -66,14 +66,32 @@ def depuncture(soft: np.ndarray, rate: tuple[int, int], n_bits: int) -> np.ndarr
     return padded[:, where].sum(axis=3)  # index -1 reads the zero column
 
 
+# Metric of a state the path may not enter; finite so that sums and differences stay finite in float32.
+_DROPPED = np.float32(-1e30)
+
+
+def _pins(known: np.ndarray, n_bits: int) -> np.ndarray:
+    """(n_bits, frames, states) bool: the state is entered with an input bit other than the known one."""
+    if known.shape[-1] != n_bits:
+        raise ValueError("known bits: need %d per frame, got %d" % (n_bits, known.shape[-1]))
+    known = known.astype(np.int8).T[:, :, None]
+    return (known >= 0) & (_INPUT[None, None, :] != known)
+
+
 # How far back a competing path is followed from its merge with the decoded path (SOVA update depth):
 # paths of a K=7 code that differ longer than this have a large metric gap anyway.
 SOVA_DEPTH = 5 * cc.K
 
 
-def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int, reliability: bool = False):
+def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int, reliability: bool = False,
+           known: np.ndarray | None = None):
     """soft: (frames, encoded_length) or (encoded_length,); returns (frames, n_bits) or (n_bits,) uint8,
     and with ``reliability`` also a same-shaped float32 array of per-bit reliabilities.
+
+    ``known`` (same shape as the result, int8: 0 or 1 where the input bit is known, -1 where not) pins
+    the path: states entered with the other input bit are dropped at that step. A receiver learns such
+    bits from the RS code words it has already decoded (decoder feedback); pinned bits come out as given
+    and, every competitor having been dropped, with a very large reliability.
 
     The encoder starts and ends (zero tail) in state 0, so the trace back starts from state 0.
     Reliability is the soft-output Viterbi (SOVA, Hagenauer's update rule): at each merge along the
@@ -82,21 +100,27 @@ def decode(soft: np.ndarray, rate: tuple[int, int], n_bits: int, reliability: bo
     near tie, an unsure bit."""
     single = soft.ndim == 1
     per_step = depuncture(soft[None, :] if single else soft, rate, n_bits)
+    pinned = None if known is None else _pins(known[None, :] if single else known, n_bits)
     frames, steps, _ = per_step.shape
     metrics = np.full((frames, _STATES), -1e30, dtype=np.float32)
     metrics[:, 0] = 0.0
     decisions = np.empty((steps, frames, _STATES), dtype=bool)
     margins = np.empty((steps, frames, _STATES), dtype=np.float16) if reliability else None
+    by_step = np.ascontiguousarray(per_step.transpose(1, 0, 2))  # one contiguous (frames, 3) per step
     for t in range(steps):
-        branch = per_step[:, t, :] @ _SIGNS.T  # (frames, 8): metric of each possible output triple
-        from0 = metrics[:, _PRED0] + branch[:, _BRANCH0]
-        from1 = metrics[:, _PRED1] + branch[:, _BRANCH1]
-        chosen = from1 > from0
+        branch = by_step[t] @ _SIGNS.T  # (frames, 8): metric of each possible output triple
+        from0 = metrics[:, _PRED0]
+        from0 += branch[:, _BRANCH0]
+        from1 = metrics[:, _PRED1]
+        from1 += branch[:, _BRANCH1]
+        np.greater(from1, from0, out=decisions[t])
         if margins is not None:
             margins[t] = np.minimum(np.abs(from1 - from0), 6e4)  # unreachable states: huge, not inf
-        metrics = np.where(chosen, from1, from0)
-        metrics -= metrics.max(axis=1, keepdims=True)
-        decisions[t] = chosen
+        metrics = np.maximum(from0, from1)
+        if pinned is not None and t < n_bits:
+            metrics[pinned[t]] = _DROPPED
+        if not t & 7:  # metrics only grow by a few units a step: re-centre now and then
+            metrics -= metrics.max(axis=1, keepdims=True)
     state = np.zeros(frames, dtype=np.int64)
     rows = np.arange(frames)
     bits = np.empty((frames, steps), dtype=np.uint8)
