@@ -55,6 +55,7 @@ class GatewayConfig:
     # [http]
     http: str | None = "127.0.0.1:8780"
     allow_remote_http: bool = False
+    api_token_file: str | None = None  # file holding the admin bearer token (the environment wins over it)
     # [log]
     log_level: str = "info"
     # [lifi]
@@ -105,6 +106,7 @@ TOML_KEYS = {
     ("forward", "backoff_max_s"): "backoff_max_s",
     ("http", "listen"): "http",
     ("http", "allow_remote"): "allow_remote_http",
+    ("http", "token_file"): "api_token_file",
     ("log", "level"): "log_level",
     ("lifi", "beacon_master_key_file"): "lifi_master_key_file",
 }

@@ -62,6 +62,9 @@ class Daemon:
         core = IngestCore(self.store, self.counters, config)
         if self.store.dialect == "sqlite":
             core.preload()  # SQLite has one writer: this process
+        restored = core.restore_coverage()
+        if restored:
+            log(logger, "lifi-coverage-restored", lamps=restored)
         self.ingest = MqttIngest(core, config, on_commit=self._wake_forwarders)
         threading.Thread(target=self._refresh_gauges, name="gauges", daemon=True).start()
         address = config.http_address()

@@ -3,8 +3,9 @@
 `IngestCore` is the decision part and does no network I/O: `handle()` decodes, checks, deduplicates and runs
 the lifecycle for one message, staging rows; `commit()` writes the staged rows in one transaction and returns
 the rebirth commands to send. `MqttIngest` is the shell: it reads the broker with paho-mqtt (MQTT 5, QoS 1,
-manual acknowledgement), hands messages to the core, and sends the PUBACKs only after the commit, so a message
-the broker considers delivered is always on disk.
+manual acknowledgement; `IngestClient` frames plain PUBLISHes itself, paho's generic read path being the
+largest cost per message), hands messages to the core, and sends the PUBACKs only after the commit, so a
+message the broker considers delivered is always on disk.
 
 Identity: an MQTT PUBLISH reaches subscribers without the publisher's username, so "a node publishes only
 under its own id" is enforced by the broker ACL (per-device credentials, `pattern` rules on %u). The gateway
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import select
+import struct
 import threading
 import time
 from collections import deque
@@ -25,6 +27,8 @@ from typing import Any
 import cbor2
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -72,6 +76,7 @@ class _Entry:
     dirty_windows: set = field(default_factory=set)
     dirty: bool = False  # statistics changed: written within DEVICE_FLUSH_S
     urgent: bool = False  # lifecycle or description changed: written with this batch
+    unsynced_at: float = 0.0  # reception time given to this device's last unsynced reading
 
 
 def _life_from_row(row: dict, default_period: float) -> lifecycle.Life:
@@ -143,6 +148,14 @@ def _mac_id(hw: dict) -> str | None:
     return digits if len(digits) == 12 and all(ch in _HEX for ch in digits) else None
 
 
+def _coverage_items(items: list[dict] | None, fact: lifi_coverage.CoverageFact) -> list[dict]:
+    """A row's `lifi` list with `fact` merged in, its item carrying the beacon counter: what
+    `IngestCore.restore_coverage` needs after a restart."""
+    merged = lifi_coverage.merge_items(items, fact)
+    merged[-1]["counter"] = fact.last_counter  # merge_items appends the fact's item last
+    return merged
+
+
 def _networks(role: str | None) -> list[str]:
     return ["wifi", "mqtt", "lifi"] if role in ("luminaire", "lifi-rx") else ["wifi", "mqtt"]
 
@@ -154,6 +167,7 @@ class IngestCore:
         self.config = config
         self.policy = lifecycle.Policy(
             rebirth_on_gap=config.do_rebirth_on_gap,
+            track_gaps=config.share is None or bool(config.rebirth_on_gap),
             rebirth_interval_s=config.rebirth_interval_s,
             stale_after_periods=config.stale_after_periods,
             offline_after_periods=config.offline_after_periods,
@@ -309,9 +323,13 @@ class IngestCore:
     def _data(self, entry: _Entry, node: str, message: dict, now: float) -> str:
         when = message[3]
         synced = not isinstance(when, list)
-        try:
+        if not synced:
             # Unsynced readings are placed at reception time ("time" stays null so the platform can tell).
-            readings = resolve_pack(message[4], when if synced else now)
+            # The platform tells a device's readings apart by time, and a replayed backlog arrives in one
+            # read: each unsynced reading of a device gets a millisecond of its own.
+            entry.unsynced_at = max(now, entry.unsynced_at + 0.001)
+        try:
+            readings = resolve_pack(message[4], when if synced else entry.unsynced_at)
         except ValueError as exc:
             raise Rejected("senml", str(exc)) from None
         if not self._is_new(entry, "data", message):
@@ -322,7 +340,8 @@ class IngestCore:
         events = lifecycle.on_data(entry.life, boot, seq, now, self.policy)
         if events:
             self._events(entry, events, now, urgent=False)
-        observation = _dumps(
+        # Every key is a string here, so orjson needs no OPT_NON_STR_KEYS (which costs on each dict).
+        observation = orjson.dumps(
             {
                 "node_id": node,
                 "site": row["site"],
@@ -334,8 +353,9 @@ class IngestCore:
                 "received": now,
                 "records": readings,
                 "device": entry.context,
-            }
-        )
+            },
+            default=_json_default,
+        ).decode()
         if row["state"] == "active":
             self.batch.outbox.append(("observation", node, observation, now))
         else:
@@ -415,14 +435,37 @@ class IngestCore:
         except lifi_coverage.BeaconRejected as exc:
             self._count("lifi_beacons_rejected_total", exc.reason)
             return
-        entry.row["lifi"] = lifi_coverage.merge_items(entry.row["lifi"], fact)
+        entry.row["lifi"] = _coverage_items(entry.row["lifi"], fact)
         entry.urgent = True
         for lamp in self.devices.values():
             if fact.lamp in (lamp.row["id"], _mac_id(lamp.row["hw"] or {})):
-                lamp.row["lifi"] = lifi_coverage.merge_items(lamp.row["lifi"], fact)
-                lamp.dirty = True
+                lamp.row["lifi"] = _coverage_items(lamp.row["lifi"], fact)
+                lamp.urgent = True  # `lifi` is not among the statistics a routine flush writes
                 self._changed.add(lamp.row["id"])
                 break
+
+    def restore_coverage(self) -> int:
+        """At start: the beacon replay windows from the coverage the inventory kept, so a beacon accepted
+        before a restart is still refused as a replay. Returns how many lamps were restored."""
+        if self.coverage is None:
+            return 0
+        lamps = set()
+        rows = (
+            [entry.row for entry in self.devices.values()] if self._preloaded else self.store.list_devices()
+        )
+        for row in rows:
+            for item in row["lifi"] or []:
+                # The receiver's row and the lamp's hold the same item: restoring it twice is harmless.
+                counter = item.get("counter")
+                if type(counter) is not int:
+                    continue  # written before items carried the counter
+                try:
+                    self.coverage.restore_fact(item, counter)
+                except (KeyError, TypeError, ValueError):  # not an item ingest wrote
+                    log(logger, "lifi-restore-skipped", logging.WARNING, node=row["id"])
+                    continue
+                lamps.add(item["lamp"])
+        return len(lamps)
 
     def _events(self, entry: _Entry, events: list, now: float, urgent: bool) -> str:
         node = entry.row["id"]
@@ -519,7 +562,8 @@ class IngestCore:
             elif entry.dirty:
                 self._waiting.add(node)
             for key in entry.dirty_windows:
-                batch.dedup.append((node, key[0], key[1], _dumps(entry.windows[key].intervals)))
+                spans = orjson.dumps(entry.windows[key].intervals).decode()
+                batch.dedup.append((node, key[0], key[1], spans))
             entry.dirty_windows.clear()
         try:
             dropped = (
@@ -547,6 +591,11 @@ class IngestCore:
             self.counters.inc("ingest_batches_total")
         return rebirths
 
+    def due(self, now: float) -> bool:
+        """Whether a commit is due even without new messages: events staged by `tick()` (a node gone
+        stale or offline), or statistics waiting longer than DEVICE_FLUSH_S since traffic stopped."""
+        return bool(self.batch or self._changed or (self._waiting and now >= self._next_flush))
+
     def close(self, now: float) -> None:
         """Write every device's latest statistics (at shutdown)."""
         for node, entry in self.devices.items():
@@ -554,6 +603,140 @@ class IngestCore:
                 entry.urgent = True
                 self._changed.add(node)
         self.commit(now)
+
+
+_PUBACK = struct.Struct("!BBH")
+_PUBLISH_QOS1 = 0x32  # PUBLISH, QoS 1, no DUP, no RETAIN: what the broker relays from nodes
+READ_CHUNK = 65536
+READS_PER_LOOP = 8  # socket reads per loop_read call: at most 512 KiB taken in at once
+
+
+class IngestClient(mqtt.Client):
+    """paho-mqtt's client with a cheaper read path for the one thing ingest does at volume (paho 2.x
+    internals: `_packet_read`, `_in_packet`, `_packet_handle`, `_packet_queue`).
+
+    Per message, paho's generic path costs more than all of ingest's own checks: three `recv` system calls
+    (it reads the fixed header a byte at a time), a `Properties` object for MQTT 5 even when the packet has
+    none, topic-filter dispatch, and one `send` per PUBACK. Here:
+    - the socket is read `READ_CHUNK` bytes at a time and every complete packet in it is framed here;
+    - a QoS-1 PUBLISH without properties (a node's message as the broker relays it) is decoded here and
+      handed to `sink(topic, payload, mid, qos)`; every other packet (CONNACK, SUBACK, PINGRESP, a PUBLISH
+      with properties or flags...) is handed to paho's own `_packet_handle`, which calls `on_message` etc.;
+    - `ack_many` sends the PUBACKs of a whole batch in one write.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sink: Any = None
+        self._partial = b""  # the start of a packet whose end has not arrived yet
+        self._partial_socket: Any = None
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Read until the socket has nothing more, at most READS_PER_LOOP times (every packet of each read
+        is handled). paho's own `loop_read` repeats its read as many times as messages are in flight,
+        which with whole-chunk reads let one call take in an unbounded number of messages."""
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        for _ in range(READS_PER_LOOP):
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_read(self) -> MQTTErrorCode:
+        if self.sink is None or self._in_packet["command"] or self._protocol != mqtt.MQTTv5:
+            return super()._packet_read()  # not set up, a packet paho's own reader started, or no MQTT 5
+        try:
+            data = self._sock_recv(READ_CHUNK)
+        except BlockingIOError:
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        except OSError as exc:
+            log(logger, "broker-read-failed", logging.WARNING, error=str(exc))
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if not data:
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if self._partial and self._partial_socket is self._sock:
+            data = self._partial + data
+        self._partial, self._partial_socket = b"", self._sock
+        with self._msgtime_mutex:
+            self._last_bytes_received = time.monotonic()
+        return self._frame(data)
+
+    def _frame(self, data: bytes) -> MQTTErrorCode:
+        """Handle every complete packet of `data`; keep an incomplete tail for the next read."""
+        sink = self.sink
+        size = len(data)
+        at = 0
+        while at + 2 <= size:
+            command = data[at]
+            length = shift = 0
+            cursor = at + 1
+            while True:  # remaining length: a 1-4 byte varint
+                if cursor >= size:
+                    self._partial = data[at:]
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+                byte = data[cursor]
+                cursor += 1
+                length |= (byte & 127) << shift
+                if not byte & 128:
+                    break
+                shift += 7
+                if shift > 21:
+                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
+            end = cursor + length
+            if end > size:
+                break
+            if command == _PUBLISH_QOS1 and length >= 5:
+                topic_end = cursor + 2 + (data[cursor] << 8 | data[cursor + 1])
+                if topic_end + 3 <= end and data[topic_end + 2] == 0:  # no properties
+                    # Topics are UTF-8 (the broker checks); "replace" keeps a bad one a string ingest rejects.
+                    sink(
+                        data[cursor + 2 : topic_end].decode("utf-8", "replace"),
+                        data[topic_end + 3 : end],
+                        data[topic_end] << 8 | data[topic_end + 1],
+                        1,
+                    )
+                    at = end
+                    continue
+            self._in_packet = {
+                "command": command,
+                "have_remaining": 1,
+                "remaining_count": [],
+                "remaining_mult": 1,
+                "remaining_length": length,
+                "packet": data[cursor:end],
+                "to_process": 0,
+                "pos": 0,
+            }
+            try:
+                rc = self._packet_handle()
+            except MalformedPacket as exc:
+                log(logger, "broker-malformed-packet", logging.WARNING, error=str(exc))
+                rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+            self._in_packet = {
+                "command": 0,
+                "have_remaining": 0,
+                "remaining_count": [],
+                "remaining_mult": 1,
+                "remaining_length": 0,
+                "packet": bytearray(b""),
+                "to_process": 0,
+                "pos": 0,
+            }
+            at = end
+            if rc:
+                self._partial = data[at:]
+                return rc
+        self._partial = data[at:]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK every message id of `mids` in one write (manual acknowledgement mode)."""
+        if mids:
+            packet = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(PUBACK, packet, 0, 0)
 
 
 class MqttIngest:
@@ -578,12 +761,13 @@ class MqttIngest:
 
     def _client(self) -> mqtt.Client:
         config = self.config
-        client = mqtt.Client(
+        client = IngestClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
+        client.sink = self._receive
         if config.username:
             client.username_pw_set(config.username, config.password)
         if config.broker.startswith("mqtts://"):
@@ -628,9 +812,10 @@ class MqttIngest:
         log(logger, "broker-disconnected", logging.WARNING, reason=str(reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._pending.append(
-            (message.topic, message.payload, message.mid, message.qos, time.time(), self._generation)
-        )
+        self._receive(message.topic, message.payload, message.mid, message.qos)
+
+    def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._pending.append((topic, payload, mid, qos, time.time(), self._generation))
 
     def connect(self) -> None:
         host, _, port = self.config.broker.split("://", 1)[1].partition(":")
@@ -646,15 +831,17 @@ class MqttIngest:
     def flush(self) -> int:
         """Process and commit what was received, then acknowledge it; return how many messages."""
         pending, self._pending = self._pending, []
-        if not pending:
+        if not pending and not self.core.due(time.time()):
             return 0
         core = self.core
         for topic, payload, _mid, _qos, received, _generation in pending:
             core.handle(topic, payload, received)
         rebirths = core.commit(time.time())
-        for _topic, _payload, mid, qos, _received, generation in pending:
-            if qos and generation == self._generation:
-                self.client.ack(mid, qos)
+        # Only now is the batch on disk: acknowledge it, all in one write.
+        generation_now = self._generation
+        self.client.ack_many(
+            [mid for _t, _p, mid, qos, _r, generation in pending if qos == 1 and generation == generation_now]
+        )
         for request in rebirths:
             self.client.publish(request.topic, request.payload, qos=1)
             log(logger, "rebirth-requested", node=request.node_id, reason=request.reason)
@@ -701,6 +888,8 @@ class MqttIngest:
             if now >= next_tick:
                 next_tick = now + tick_every
                 self.core.tick(now)
+                if not self._pending and self.core.due(now):
+                    self._flush_or_drop_connection()
         self._flush_or_drop_connection()
         if client.socket() is not None:
             client.disconnect()

@@ -37,6 +37,10 @@ class Life:
 @dataclass(frozen=True)
 class Policy:
     rebirth_on_gap: bool = True
+    # A member of a shared subscription gets every other message of a node, not a sequence: a gap it sees
+    # says nothing of loss, and recording one (history row, device write) per message would cost more than
+    # the message itself.
+    track_gaps: bool = True
     rebirth_interval_s: float = 30.0  # at most one rebirth request per node in this time
     stale_after_periods: float = 3.0
     offline_after_periods: float = 10.0
@@ -99,7 +103,7 @@ def on_data(life: Life, boot: int, seq: int, now: float, policy: Policy) -> list
         _request_rebirth(life, now, "data-before-birth", policy, events)
         return events
     gap = seq - life.next_seq
-    if gap > 0 and gap > life.buffered:
+    if gap > 0 and gap > life.buffered and policy.track_gaps:
         life.gaps += gap
         events.append(("gap", {"from": life.next_seq, "to": seq, "missing": gap}))
         if policy.rebirth_on_gap:

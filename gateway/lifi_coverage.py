@@ -82,6 +82,17 @@ class LifiCoverage:
         lamp_id = bytes.fromhex(lamp)
         self._floors[lamp_id] = max(counter, self._floors.get(lamp_id, -1))
 
+    def restore_fact(self, item: dict, counter: int) -> None:
+        """After a restart: a coverage fact as the inventory kept it (an `as_item()`), so its count and first
+        sighting carry on, and `restore(lamp, counter)`."""
+        self.restore(item["lamp"], counter)
+        fact = CoverageFact(item["receiver"], item["lamp"], item["first_seen"], item["last_seen"],
+                            item["count"], item.get("best_q"), counter)
+        self._facts[(fact.receiver, fact.lamp)] = fact
+        while len(self._facts) > self.max_facts:
+            self._facts.popitem(last=False)
+            self.counts["facts-evicted"] += 1
+
     def _key_for(self, lamp_id: bytes) -> bytes | None:
         if self._is_known_lamp is not None and not self._is_known_lamp(lamp_id.hex()):
             return None

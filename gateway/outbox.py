@@ -112,7 +112,7 @@ class ForwarderLoop(threading.Thread):
             log(logger, "forward-failed", logging.WARNING, forwarder=self.key, error=repr(exc))
             result = SendResult(retry=ids)
         done, retry, rejected = settle(ids, result)
-        self.store.record(self.key, done + list(rejected))
+        self.store.record(self.key, done + list(rejected), prune_for=self.all_keys)
         if done:
             self.counters.inc("forwarded_total", len(done), forwarder=self.forwarder.name)
         for reason in rejected.values():
@@ -126,7 +126,6 @@ class ForwarderLoop(threading.Thread):
                 count=len(rejected),
                 reasons=sorted(set(rejected.values())),
             )
-        self.store.prune(self.all_keys)
         if retry:
             self.counters.inc("forward_retries_total", forwarder=self.forwarder.name)
             if self.attempt == 0:

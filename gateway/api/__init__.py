@@ -2,7 +2,8 @@
 
 `serve(daemon, host, port)` is the daemon's `http_hook`: it starts the API next to a running daemon and
 returns the server, whose `close()` stops it. The bearer token of admin actions comes from the environment
-(`REVERBERE_API_TOKEN`, or a file named by `REVERBERE_API_TOKEN_FILE`) so it is never in a config file or log.
+(`REVERBERE_API_TOKEN`, or a file named by `REVERBERE_API_TOKEN_FILE`), else from the file named by the
+configuration's `[http] token_file`: never from the TOML itself, never logged.
 """
 
 from __future__ import annotations
@@ -18,12 +19,25 @@ from gateway.errors import InvalidInput
 def token_from_env() -> str | None:
     path = os.environ.get("REVERBERE_API_TOKEN_FILE")
     if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip() or None
-        except OSError as exc:
-            raise InvalidInput("cannot read REVERBERE_API_TOKEN_FILE %s: %s" % (path, exc.strerror)) from exc
+        return _token_file("REVERBERE_API_TOKEN_FILE", path)
     return os.environ.get("REVERBERE_API_TOKEN") or None
+
+
+def api_token(token_file: str | None) -> str | None:
+    """The admin token: the environment's when it gives one (so an operator can override a deployed file),
+    else the one in `token_file` (the configuration's `[http] token_file`), else None (admin actions off)."""
+    token = token_from_env()
+    if token is None and token_file:
+        token = _token_file("[http] token_file", token_file)
+    return token
+
+
+def _token_file(setting: str, path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError as exc:
+        raise InvalidInput("cannot read %s %s: %s" % (setting, path, exc.strerror)) from exc
 
 
 def check_local(host: str, allow_remote: bool) -> None:
@@ -52,8 +66,8 @@ def serve(daemon: Any, host: str, port: int) -> Any:
     check_local(host, config.allow_remote_http)
     tap = TrafficTap(config, daemon.counters).start()
     keys = [forwarder_key(url) for url in config.forward]
-    api = Api(daemon.store, daemon.counters, keys, token_from_env(), tap)
+    api = Api(daemon.store, daemon.counters, keys, api_token(config.api_token_file), tap)
     return ApiServer(api, host, port).start()
 
 
-__all__ = ["check_local", "serve", "token_from_env"]
+__all__ = ["api_token", "check_local", "serve", "token_from_env"]

@@ -10,6 +10,7 @@ power-loss durability at the cost of throughput.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +24,10 @@ class SqliteStore(Store):
         super().__init__()
         self.path = path
         self.synchronous = synchronous.upper()
+        # Writers of this process (ingest, each forwarder loop, the API) queue on this lock: SQLite's own busy
+        # handler polls with sleeps of up to 100 ms, which showed as latency spikes when a forwarder's
+        # bookkeeping met an ingest commit. Other processes still meet the busy timeout.
+        self._write_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -40,6 +45,15 @@ class SqliteStore(Store):
 
     @contextmanager
     def _transaction(self, connection: sqlite3.Connection, write: bool) -> Iterator[Tx]:
+        if not write:
+            with self._steps(connection, write) as tx:
+                yield tx
+            return
+        with self._write_lock, self._steps(connection, write) as tx:
+            yield tx
+
+    @contextmanager
+    def _steps(self, connection: sqlite3.Connection, write: bool) -> Iterator[Tx]:
         try:
             # A writer takes the write lock up front (IMMEDIATE), so two writers wait for each other instead
             # of one failing mid-transaction; readers do not take it and never wait for ingest (WAL).

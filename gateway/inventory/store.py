@@ -266,11 +266,13 @@ class Store:
         row = tx.one("SELECT last_id FROM cursors WHERE forwarder = ?", (forwarder,))
         return int(row[0]) if row else 0
 
-    def record(self, forwarder: str, finished: list[int]) -> None:
+    def record(self, forwarder: str, finished: list[int], prune_for: list[str] | None = None) -> int:
         """Remember the items a send finished (done or refused for good).
 
         The cursor moves up to just before the first item still unfinished, so items to retry are fetched
-        again, in order, and finished items beyond them are skipped.
+        again, in order, and finished items beyond them are skipped. With `prune_for` (every forwarder's
+        name), items all of them have finished are deleted in the same transaction (one commit per send
+        instead of two); returns how many.
         """
         with self.tx() as tx:
             old_cursor = self._cursor(tx, forwarder)
@@ -294,14 +296,22 @@ class Store:
                 (forwarder, new_cursor),
             )
             tx.run("DELETE FROM delivered WHERE forwarder = ? AND id <= ?", (forwarder, new_cursor))
+            sizes = self._prune(tx, prune_for) if prune_for else []
+        return self._pruned(sizes)
 
     def prune(self, forwarders: list[str]) -> int:
         """Delete items every forwarder has finished; return how many."""
         if not forwarders:
             return 0
         with self.tx() as tx:
-            floor = min(self._cursor(tx, name) for name in forwarders)
-            sizes = tx.all("DELETE FROM outbox WHERE id <= ? RETURNING size", (floor,))
+            sizes = self._prune(tx, forwarders)
+        return self._pruned(sizes)
+
+    def _prune(self, tx: Tx, forwarders: list[str]) -> list[tuple]:
+        floor = min(self._cursor(tx, name) for name in forwarders)
+        return tx.all("DELETE FROM outbox WHERE id <= ? RETURNING size", (floor,))
+
+    def _pruned(self, sizes: list[tuple]) -> int:
         with self._bytes_lock:
             self.outbox_bytes -= sum(size for (size,) in sizes)
         return len(sizes)

@@ -89,3 +89,12 @@ def test_seq_window_stays_bounded_by_giving_up_the_oldest_gaps():
     assert window.add(1) is False  # an old gap given up counts as seen
     assert window.add(997) is True  # a recent gap is still open
     assert window.top() == 999
+
+
+def test_a_shared_subscription_member_does_not_record_the_gaps_it_is_bound_to_see():
+    life = lifecycle.Life()
+    lifecycle.on_birth(life, 1, 0, "power-on", 0, 0, 0.0)
+    member = Policy(rebirth_on_gap=False, track_gaps=False)
+    for seq in (0, 2, 4, 6):  # the other member got the odd ones
+        assert lifecycle.on_data(life, 1, seq, 1.0, member) == []
+    assert life.gaps == 0 and life.next_seq == 7

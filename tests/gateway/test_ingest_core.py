@@ -297,3 +297,37 @@ def test_lifi_beacons_are_verified_and_recorded_as_coverage_on_both_rows(store):
     assert store.get_device(lamp)["lifi"] == heard
     assert counters.value("lifi_beacons_rejected_total", reason="replayed") == 1
     assert counters.value("lifi_beacons_rejected_total", reason="forged") == 1
+
+
+def test_statistics_and_tick_events_are_due_without_further_traffic(store):  # noqa: F811
+    core, _ = core_for(store, auto_approve=True)
+    node = mac_node(0x51)
+    core.handle(topic(SITE, node, "birth"), birth(node=node), NOW)
+    core.commit(NOW)  # the first commit writes everything
+    core.handle(topic(SITE, node, "data"), data(1, 0), NOW + 1)
+    core.commit(NOW + 1)  # routine statistics wait up to DEVICE_FLUSH_S
+    assert store.get_device(node)["received"] == 0
+    assert not core.due(NOW + 2)
+    assert core.due(NOW + 6)  # the shell commits on its tick even if no message comes
+    core.commit(NOW + 6)
+    assert store.get_device(node)["received"] == 1 and not core.due(NOW + 7)
+    core.tick(NOW + 60 * 3 + 5)  # silent for 3 periods: stale, an event staged for the next commit
+    assert core.due(NOW + 60 * 3 + 5)
+    core.commit(NOW + 60 * 3 + 5)
+    assert store.get_device(node)["liveness"] == "stale"
+
+
+def test_unsynced_readings_received_together_keep_distinct_times(store):  # noqa: F811
+    """A replayed unsynced backlog arrives in one read: the platform tells readings apart by time, so
+    each reading of the device is placed a millisecond after the one before."""
+    core, _ = core_for(store, auto_approve=True)
+    node = mac_node(7)
+    core.handle(topic(SITE, node, "birth"), birth(node=node), NOW)
+    for seq in range(4):
+        assert core.handle(topic(SITE, node, "data"), data(1, seq, when=[1000 * seq]), NOW) == "ok"
+    assert core.handle(topic(SITE, node, "data"), data(1, 4, when=[9000]), NOW + 5) == "ok"
+    core.commit(NOW + 5)
+    observations = [payload for kind, payload in outbox(store) if kind == "observation"]
+    times = [o["records"][0]["t"] for o in observations]
+    assert times == pytest.approx([NOW, NOW + 0.001, NOW + 0.002, NOW + 0.003, NOW + 5])
+    assert all(o["time"] is None for o in observations)
