@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gateway.config import GatewayConfig
@@ -231,13 +231,12 @@ def _survey(daemon: Daemon, positions: dict[str, list[float]]) -> None:
             daemon.store.edit(device["id"], location=positions[device["id"]], asset="lamp-post")
 
 
-def received_readings(northbound: Path) -> int:
-    """Distinct readings the gateway accepted and wrote durably: observations in its JSON-lines sink."""
-    seen = set()
+def sink_readings(northbound: Path) -> Iterator[tuple[tuple[str, int, int], int]]:
+    """((node, boot, seq), outbox id) of each observation in the gateway's JSON-lines sink."""
     try:
         lines = northbound.read_text().splitlines()
     except FileNotFoundError:
-        return 0
+        return
     for line in lines:
         try:
             envelope = json.loads(line)
@@ -245,8 +244,12 @@ def received_readings(northbound: Path) -> int:
             continue  # the line being appended right now
         if envelope.get("kind") == "observation":
             payload = envelope["payload"]
-            seen.add((payload["node_id"], payload["boot"], payload["seq"]))
-    return len(seen)
+            yield (payload["node_id"], payload["boot"], payload["seq"]), envelope["id"]
+
+
+def received_readings(northbound: Path) -> int:
+    """Distinct readings the gateway accepted and wrote durably: observations in its JSON-lines sink."""
+    return len({reading for reading, _ in sink_readings(northbound)})
 
 
 def _drain(daemon: Daemon, platform: FakePlatform, produced: int, timeout_s: float) -> None:

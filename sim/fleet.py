@@ -50,7 +50,7 @@ from gateway.errors import InvalidInput
 from protocols import messages
 from sim.board_process import BoardProcess, board_interpreter, node_config, prepare
 from sim.broker import open_broker
-from sim.demo import received_readings
+from sim.demo import received_readings, sink_readings
 from sim.faults import Fault, FaultPlanError, unmatched
 from sim.gateway_process import GatewayProcess
 from sim.lifi.street import OpticalStreet
@@ -318,19 +318,8 @@ def queued_twice(northbound: Path) -> int:
     """Readings the gateway put in its outbox more than once (a dedup failure): in its JSON-lines sink, one
     (node, boot, seq) under several outbox ids. The same id written twice is a re-send after a kill."""
     outbox_ids: dict[tuple, set[int]] = {}
-    try:
-        lines = northbound.read_text().splitlines()
-    except FileNotFoundError:
-        return 0
-    for line in lines:
-        try:
-            envelope = json.loads(line)
-        except ValueError:
-            continue  # the line being appended right now
-        if envelope.get("kind") == "observation":
-            payload = envelope["payload"]
-            reading = (payload["node_id"], payload["boot"], payload["seq"])
-            outbox_ids.setdefault(reading, set()).add(envelope["id"])
+    for reading, outbox_id in sink_readings(northbound):
+        outbox_ids.setdefault(reading, set()).add(outbox_id)
     return sum(1 for ids in outbox_ids.values() if len(ids) > 1)
 
 
